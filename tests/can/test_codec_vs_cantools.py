@@ -39,7 +39,7 @@ def _raw_bounds(sig):
         lo, hi = -(1 << (sig.length - 1)), (1 << (sig.length - 1)) - 1
     else:
         lo, hi = 0, (1 << sig.length) - 1
-    if sig.choices is None and sig.minimum is not None and sig.maximum is not None:
+    if sig.minimum is not None and sig.maximum is not None:
         a = (sig.minimum - sig.offset) / sig.scale
         b = (sig.maximum - sig.offset) / sig.scale
         lo = max(lo, math.ceil(min(a, b) - 1e-9))
@@ -73,7 +73,10 @@ def _draw_values(msg, draw, physical_floats):
             a, b = sorted((lo * s.scale + s.offset, hi * s.scale + s.offset))
             values[s.name] = draw(st.floats(a, b, allow_nan=False))
         else:
-            raw = draw(st.integers(lo, hi))
+            ints = st.integers(lo, hi)
+            if s.choices:  # value-table entries are valid even outside [min, max]
+                ints = ints | st.sampled_from(sorted(s.choices))
+            raw = draw(ints)
             values[s.name] = s.conversion.raw_to_scaled(raw, False)
     return values
 
