@@ -42,21 +42,21 @@ class SimBox:
             self.frames_out += 1
 
     def run(self, duration_ms=None, should_stop=None):
-        """Run until `duration_ms` of firmware time has passed (or forever)."""
+        """Run for `duration_ms` of firmware time, [now, now + duration), or forever."""
         start_ms = self.clock.now_ms()
+        end_ms = None if duration_ms is None else start_ms + duration_ms
         wall0 = time.monotonic()
-        while duration_ms is None or self.clock.now_ms() - start_ms < duration_ms:
-            if should_stop is not None and should_stop():
-                break
-            wake = self.app.next_wake_ms()
-            if duration_ms is not None:
-                wake = min(wake, start_ms + duration_ms)
-            if self.speed > 0:
-                wall_target = wall0 + (wake - start_ms) / 1000.0 / self.speed
-                self._pump_in(wall_target - time.monotonic())
-            else:
-                self._pump_in(0)
-            if wake > self.clock.now_ms():
-                self.clock.set(wake)
+        while should_stop is None or not should_stop():
             self.app.step()
             self._pump_out()
+            wake = self.app.next_wake_ms()
+            last = end_ms is not None and wake >= end_ms
+            if last:
+                wake = end_ms
+            if self.speed > 0:
+                self._pump_in(wall0 + (wake - start_ms) / 1000.0 / self.speed - time.monotonic())
+            else:
+                self._pump_in(0)
+            self.clock.set(max(wake, self.clock.now_ms()))
+            if last:
+                break

@@ -67,7 +67,8 @@ if (mode === "--tests") {
   mp.FS.writeFile("/repo/testrunner.py", fs.readFileSync(path.join(HERE, "testrunner.py")));
 } else {
   mp.FS.writeFile("/repo/__script__.py", fs.readFileSync(path.join(ROOT, files[0])));
-  code = "import sys\nsys.path.insert(0, '/repo')\nsys.argv = ['" + files[0] + "'] + list(_ARGS)\n_rc = 0\nexec(open('/repo/__script__.py').read(), {'__name__': '__main__'})\n";
+  // this port has no sys.argv: the script sees its arguments as the global ARGV
+  code = "import sys\nsys.path.insert(0, '/repo')\n_rc = 0\nexec(open('/repo/__script__.py').read(), {'__name__': '__main__', 'ARGV': list(_ARGS)})\n";
 }
 try {
   mp.runPython(code);
