@@ -102,8 +102,13 @@ def to_raw(msg, sig, value, scaling=True):
         phys = value
         v = value - offset
         if isinstance(scale, int) and isinstance(offset, int):
-            q, r = divmod(v, scale)
-            raw = round(q) if r == 0 else round(v / scale)
+            # cantools: divmod first, so exact multiples stay exact (no tuple here)
+            if scale == 1:
+                raw = v if isinstance(v, int) else round(v)
+            elif v % scale == 0:
+                raw = round(v // scale)
+            else:
+                raw = round(v / scale)
         else:
             raw = round(v / scale)
     else:
@@ -111,13 +116,13 @@ def to_raw(msg, sig, value, scaling=True):
         phys = raw * scale + offset
     ch = sig[S_CHOICES]
     if not (ch and _in_choices(ch, raw)):
-        tol = abs(scale) * 1e-6
+        # cheap comparison first; the |scale| * 1e-6 tolerance only near the limit
         mn = sig[S_MIN]
-        if mn is not None and phys < mn - tol:
+        if mn is not None and phys < mn and phys < mn - abs(scale) * 1e-6:
             raise CodecError("%s.%s = %r is below its minimum %r"
                              % (msg[M_NAME], sig[S_NAME], value, mn))
         mx = sig[S_MAX]
-        if mx is not None and phys > mx + tol:
+        if mx is not None and phys > mx and phys > mx + abs(scale) * 1e-6:
             raise CodecError("%s.%s = %r is above its maximum %r"
                              % (msg[M_NAME], sig[S_NAME], value, mx))
     bits = sig[S_BITS]
@@ -197,7 +202,9 @@ def encode_into(msg, values, buf, scaling=True):
             v = values[sig[S_NAME]]
         except KeyError:
             raise CodecError("%s: missing signal %s" % (msg[M_NAME], sig[S_NAME]))
-        put_raw(buf, sig[S_SEGS], to_raw(msg, sig, v, scaling))
+        raw = to_raw(msg, sig, v, scaling)
+        for b, sh, m, d in sig[S_SEGS]:  # put_raw, inlined
+            buf[b] = (buf[b] & ~(m << sh)) | (((raw >> d) & m) << sh)
         used += 1
     if used != len(values):
         names = [s[S_NAME] for s in sigs]
@@ -226,7 +233,12 @@ def decode_into(msg, data, out, scaling=True):
                              % (msg[M_NAME], msig[S_NAME], mval))
         sigs = _active(msg, mval)
     for sig in sigs:
-        out[sig[S_NAME]] = from_raw(sig, get_raw(data, sig[S_SEGS]), scaling)
+        raw = 0
+        for b, sh, m, d in sig[S_SEGS]:  # get_raw, inlined
+            raw |= ((data[b] >> sh) & m) << d
+        if sig[S_SIGNED] and raw >> (sig[S_BITS] - 1):
+            raw -= 1 << sig[S_BITS]
+        out[sig[S_NAME]] = raw * sig[S_SCALE] + sig[S_OFFSET] if scaling else raw
     return out
 
 
