@@ -3,9 +3,9 @@ exposing `add_parser(subparsers)`; `func(args)` returns the exit code."""
 import argparse
 import sys
 
-from host_tools import monitor, simcmd
+from host_tools import canlog, monitor, simcmd
 
-_MODULES = [monitor, simcmd]
+_MODULES = [monitor, simcmd, canlog]  # canlog: `log record|replay|convert|decode` (issue #3)
 
 
 def build_parser():
