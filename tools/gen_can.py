@@ -4,6 +4,9 @@
     python tools/gen_can.py            regenerate every module from dbc/*.dbc
     python tools/gen_can.py --check    exit 1 if any committed module is stale
 
+It also writes tests/device/can_vectors.json: golden encode/decode vectors
+produced by cantools, which the device tests check inside MicroPython.
+
 The DBC files are the single source of truth; cantools (host only) parses
 them with strict checking, and any warning it emits is an error here. The
 output is pure data (one tuple per message) plus thin wrappers around the
@@ -19,15 +22,21 @@ Project DBC conventions the generator relies on:
 """
 import argparse
 import hashlib
+import json
 import logging
+import math
 import os
+import random
 import re
 import sys
 import warnings
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DBC_DIR = os.path.join(ROOT, "dbc")
 OUT_DIR = os.path.join(ROOT, "firmware", "can", "gen")
+VECTORS = os.path.join(ROOT, "tests", "device", "can_vectors.json")
+VECTORS_PER_KIND = 4
 TIMEOUT_CYCLES_DEFAULT = 3
 
 INIT_TEXT = '''"""Generated CAN codecs, one module per dbc/*.dbc (tools/gen_can.py). Do not edit."""
@@ -271,6 +280,63 @@ def render(db_path):
     return "\n".join(out) + "\n"
 
 
+def _raw_bounds(sig, limit_float):
+    """Raw range inside both the bit field and [min, max]; float-scaled
+    signals are kept below 2**20 so single-precision devices agree too."""
+    if sig.is_signed:
+        lo, hi = -(1 << (sig.length - 1)), (1 << (sig.length - 1)) - 1
+    else:
+        lo, hi = 0, (1 << sig.length) - 1
+    if sig.minimum is not None and sig.maximum is not None:
+        a = (sig.minimum - sig.offset) / sig.scale
+        b = (sig.maximum - sig.offset) / sig.scale
+        lo = max(lo, math.ceil(min(a, b) - 1e-9))
+        hi = min(hi, math.floor(max(a, b) + 1e-9))
+    if limit_float and not isinstance(sig.conversion.scale, int):
+        lo, hi = max(lo, -(1 << 20)), min(hi, 1 << 20)
+    return lo, hi
+
+
+def render_vectors(paths):
+    """Golden vectors from cantools for tests/device/test_can_vectors.py:
+    encode (physical values -> bytes) and decode (random payload -> values
+    or an error) for every message and multiplexer page of every DBC."""
+    import cantools
+
+    enc, dec = [], []
+    for path in paths:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        rnd = random.Random(zlib.crc32(stem.encode()))
+        db = load_strict(path)
+        for m in sorted(db.messages, key=lambda m: m.frame_id):
+            mux = [s for s in m.signals if s.is_multiplexer]
+            pages = sorted({i for s in m.signals for i in (s.multiplexer_ids or ())}) or [None]
+            for page in pages:
+                sigs = [s for s in m.signals if not s.multiplexer_ids or page in s.multiplexer_ids]
+                for _ in range(VECTORS_PER_KIND):
+                    values = {}
+                    for s in sigs:
+                        if mux and s is mux[0]:
+                            values[s.name] = page
+                            continue
+                        lo, hi = _raw_bounds(s, True)
+                        raw = rnd.randint(lo, hi)
+                        if s.choices and rnd.random() < 0.5:
+                            raw = rnd.choice(sorted(s.choices))
+                        values[s.name] = s.conversion.raw_to_scaled(raw, False)
+                    data = db.encode_message(m.frame_id, values, strict=True)
+                    enc.append([stem, m.frame_id, values, data.hex()])
+            for _ in range(VECTORS_PER_KIND):
+                data = bytes(rnd.getrandbits(8) for _ in range(m.length))
+                try:
+                    values = db.decode_message(m.frame_id, data, decode_choices=False)
+                except cantools.database.DecodeError:
+                    values = None
+                dec.append([stem, m.frame_id, data.hex(), values])
+    return json.dumps({"generator": "tools/gen_can.py", "encode": enc, "decode": dec},
+                      sort_keys=True, separators=(",", ":")) + "\n"
+
+
 def dbc_files():
     return sorted(os.path.join(DBC_DIR, f) for f in os.listdir(DBC_DIR) if f.endswith(".dbc"))
 
@@ -283,6 +349,7 @@ def expected_outputs():
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", stem):
             raise GenError("%s: DBC file name must be a Python identifier" % p)
         files[os.path.join(OUT_DIR, stem + ".py")] = render(p)
+    files[VECTORS] = render_vectors(dbc_files())
     return files
 
 
@@ -298,7 +365,7 @@ def stale(files=None):
                     bad.append(path)
         except FileNotFoundError:
             bad.append(path)
-    if os.path.isdir(OUT_DIR):
+    if os.path.isdir(OUT_DIR):  # (VECTORS lives elsewhere and is always expected)
         for name in sorted(os.listdir(OUT_DIR)):
             p = os.path.join(OUT_DIR, name)
             if name.endswith(".py") and p not in files:

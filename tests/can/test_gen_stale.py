@@ -20,6 +20,13 @@ def test_every_dbc_has_a_module():
         assert os.path.isfile(os.path.join(gen_can.OUT_DIR, stem + ".py")), stem
 
 
+def test_vectors_going_stale_is_detected(tmp_path, monkeypatch):
+    stale_copy = tmp_path / "can_vectors.json"
+    stale_copy.write_text(open(gen_can.VECTORS).read().replace('"decode"', '"decode" ', 1))
+    monkeypatch.setattr(gen_can, "VECTORS", str(stale_copy))
+    assert str(stale_copy) in gen_can.stale()
+
+
 def test_output_is_deterministic():
     assert gen_can.expected_outputs() == gen_can.expected_outputs()
 
@@ -29,6 +36,8 @@ def test_check_mode_detects_a_stale_copy(tmp_path):
     for d in ("dbc", "tools", "firmware"):
         shutil.copytree(os.path.join(gen_can.ROOT, d), tmp_path / d,
                         ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "tests" / "device").mkdir(parents=True)
+    shutil.copy(gen_can.VECTORS, tmp_path / "tests" / "device")
     script = str(tmp_path / "tools" / "gen_can.py")
     assert subprocess.run([sys.executable, script, "--check"]).returncode == 0
     dbc = tmp_path / "dbc" / "box.dbc"
