@@ -114,17 +114,19 @@ def to_raw(msg, sig, value, scaling=True):
     else:
         raw = round(value)
         phys = raw * scale + offset
-    ch = sig[S_CHOICES]
-    if not (ch and _in_choices(ch, raw)):
-        # cheap comparison first; the |scale| * 1e-6 tolerance only near the limit
-        mn = sig[S_MIN]
-        if mn is not None and phys < mn and phys < mn - abs(scale) * 1e-6:
-            raise CodecError("%s.%s = %r is below its minimum %r"
-                             % (msg[M_NAME], sig[S_NAME], value, mn))
-        mx = sig[S_MAX]
-        if mx is not None and phys > mx and phys > mx + abs(scale) * 1e-6:
-            raise CodecError("%s.%s = %r is above its maximum %r"
-                             % (msg[M_NAME], sig[S_NAME], value, mx))
+    mn = sig[S_MIN]
+    mx = sig[S_MAX]
+    if (mn is not None and phys < mn) or (mx is not None and phys > mx):
+        # rare path: apply the |scale| * 1e-6 tolerance, then the value-table
+        # exemption (cantools skips the range check for table entries)
+        tol = abs(scale) * 1e-6
+        low = mn is not None and phys < mn - tol
+        if low or (mx is not None and phys > mx + tol):
+            ch = sig[S_CHOICES]
+            if not (ch and _in_choices(ch, raw)):
+                raise CodecError("%s.%s = %r is %s its %s %r" % (
+                    msg[M_NAME], sig[S_NAME], value, "below" if low else "above",
+                    "minimum" if low else "maximum", mn if low else mx))
     bits = sig[S_BITS]
     if sig[S_SIGNED]:
         lim = 1 << (bits - 1)
