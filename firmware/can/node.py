@@ -79,6 +79,7 @@ class CanNode:
         self._tx_period = []
         self._tx_due = []
         self._tx_fill = []
+        self._tx_scaling = []
         self._tx_on = []
         self._tx_count = []
         self.tx_late = 0
@@ -211,11 +212,13 @@ class CanNode:
 
     # ------------------------------------------------------------ TX
     def add_tx(self, frame_id, db, values, period_ms=None, fill=None, after=None,
-               enabled=True, phase_ms=0):
+               enabled=True, phase_ms=0, scaling=True):
         """Send `frame_id` every period (default: the DBC cycle time), encoding
         the dict `values` (returned; update it in place). `fill(now_ms, values)`
         runs just before each encode. `after`: id of a frame that must precede
-        this one in every cycle (must be registered first, same period)."""
+        this one in every cycle (must be registered first, same period).
+        scaling=False: `values` hold raw integers (exact on single-precision
+        floats, and no float allocation per frame)."""
         msg = db.message(frame_id)
         if period_ms is None:
             period_ms = db.CYCLE_MS.get(frame_id, 0)
@@ -233,7 +236,7 @@ class CanNode:
         else:
             # relative to the first poll, or to the latest poll once running
             first_due = phase_ms + (self._now if self._started else 0)
-        codec.encode(msg, values)  # fail now, not in the loop, if values are incomplete
+        codec.encode(msg, values, scaling)  # fail now, not in the loop, if values are incomplete
         self._tx_slot[frame_id] = len(self._tx_id)
         self._tx_id.append(frame_id)
         self._tx_msg.append(msg)
@@ -242,6 +245,7 @@ class CanNode:
         self._tx_period.append(period_ms)
         self._tx_due.append(first_due)
         self._tx_fill.append(fill)
+        self._tx_scaling.append(scaling)
         self._tx_on.append(enabled)
         self._tx_count.append(0)
         return values
@@ -285,7 +289,7 @@ class CanNode:
                 fill(now_ms, vals)
             buf = self._tx_buf[i]
             try:
-                codec.encode_into(msg, vals, buf)
+                codec.encode_into(msg, vals, buf, self._tx_scaling[i])
             except codec.CodecError:
                 # a bad value from the application: skip this cycle, keep the schedule
                 self.tx_errors += 1
