@@ -25,7 +25,8 @@ class BenchSupervisor:
     """Stand-in for the box's safety supervisor: applies requests after
     `delay_ms` and confirms them, refusing only the obviously out-of-order
     ones (d2 without d1 + lock, box contactors without d2 + precharge).
-    `deny` / `ignore`: kinds to refuse / never confirm (fault injection)."""
+    `deny` / `ignore`: kinds, or (kind, value) pairs, to refuse / never
+    confirm (fault injection)."""
 
     def __init__(self, core, delay_ms=20, precharge_ms=200, insulation_ms=300, insulation_ok=True,
                  deny=(), ignore=()):
@@ -69,10 +70,11 @@ class BenchSupervisor:
             if due > now:
                 keep.append((due, kind, value))
                 continue
-            if kind in self.ignore_kinds:
+            if kind in self.ignore_kinds or (kind, value) in self.ignore_kinds:
                 continue
-            if kind in self.deny_kinds or not self._sensible(kind, value):
-                if kind not in self.deny_kinds:
+            denied = kind in self.deny_kinds or (kind, value) in self.deny_kinds
+            if denied or not self._sensible(kind, value):
+                if not denied:
                     self.refused.append((kind, value))
                 self.core.deny(kind, value)
                 continue
@@ -157,6 +159,8 @@ class ChademoRig:
         self.rx = []             # (ms, id, data) sent by the car
         self.max_current = 0.0
         self.hooks = []          # fn(rig) called every tick (fault injection at given times)
+        self.drop_ids = set()    # car frames lost on the way
+        self.k_override = None   # force the j input (True/False) regardless of the car
 
     def plug(self, present=True):
         self.plugged = present
@@ -168,10 +172,12 @@ class ChademoRig:
         for fn in self.hooks:
             fn(self)
         for fid, data in car.step(now, sup.d1, sup.d2, plant.current):
+            if fid in self.drop_ids:
+                continue
             self.port.inject(fid, data)
             self.rx.append((now, fid, data))
         core.set_plug(self.plugged)
-        core.set_permission(car.k and sup.d1)
+        core.set_permission((car.k and sup.d1) if self.k_override is None else self.k_override)
         core.measure(plant.inlet_v + plant.v_offset, max(0.0, plant.current + plant.i_offset))
         self.link.poll(now)
         for fid, data, _ext in self.port.drain():

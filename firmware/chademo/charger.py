@@ -205,8 +205,9 @@ class ChademoCharger:
         self.remaining_min = remaining_min if remaining_min >= 1 else 1
         # state
         self.state = S_IDLE
-        self.reason = R_NONE
+        self.reason = R_NONE       # first reason the session ended for
         self.fault = False
+        self.fault_reason = R_NONE  # first reason that made it a fault (may differ from `reason`)
         self.session = 0            # incremented at every start
         self.denied_kind = 0
         self.setup_ms = -1          # ms from start to Discharging in the last session
@@ -344,6 +345,7 @@ class ChademoCharger:
         self.state = S_IDLE
         self.reason = R_NONE
         self.fault = False
+        self.fault_reason = R_NONE
         return True
 
     def grant(self, kind, value):
@@ -485,6 +487,8 @@ class ChademoCharger:
             self.reason = reason
         if fault:
             self.fault = True
+            if self.fault_reason == R_NONE:
+                self.fault_reason = reason
 
     def _stop(self, reason, fault, now):
         """End the session from an active state through the ordered shutdown."""
@@ -514,12 +518,12 @@ class ChademoCharger:
         elif st >= S_WAIT_CHARGE_PERMISSION and self.ev_sys_fault:
             self._stop(R_EV_SYSTEM_FAULT, True, now)
         elif st >= S_LOCKING:
-            if not self.permission:
+            if self.ev_stop_req:
+                self._stop(R_EV_STOP_REQUEST, False, now)
+            elif not self.permission:
                 self._stop(R_PERMISSION_LOST, False, now)
             elif not self.ev_enabled:
                 self._stop(R_EV_DISABLED, False, now)
-            elif self.ev_stop_req:
-                self._stop(R_EV_STOP_REQUEST, False, now)
             elif self.ev_not_park:
                 self._stop(R_SHIFT_NOT_PARK, False, now)
             elif st > S_WAIT_EV_CONTACTORS_CLOSED and self.ev_contactor_open:
@@ -559,6 +563,7 @@ class ChademoCharger:
         self._stop_req = False
         self.reason = R_NONE
         self.fault = False
+        self.fault_reason = R_NONE
         self.denied_kind = 0
         self._box_fault = 0
         self._denied = 0

@@ -24,6 +24,7 @@ the contactors at once (counted as "under load" above 5 A).
 
 Fault injection: silence(), set_fault(name), drop_k(), open_contactors(),
 lie_voltage(v), claim_contactors_closed(), request_stop(), shift_out_of_park(),
+clear_enable(),
 and the ZE0 quirk hang_on_early_discharge (hangs if 0x109 declares
 discharge before the car enabled charging, s7).
 """
@@ -78,6 +79,7 @@ class ChademoCar:
         self.not_park = 0
         self.stop_request = 0
         self.k_forced_off = False
+        self.b0_forced_off = False
         self.reported_voltage = None     # lie: 0x100 max and 0x102 target voltage
         self.claim_closed = False        # lie: b3 cleared while open
         # counters for tests
@@ -101,7 +103,7 @@ class ChademoCar:
 
     @property
     def k(self):
-        return self.enabled and not self.k_forced_off and self.state not in (ASLEEP, HUNG)
+        return self._k and not self.k_forced_off and self.state not in (ASLEEP, HUNG)
 
     # ------------------------------------------------------------ fault injection
     def silence(self):
@@ -117,6 +119,10 @@ class ChademoCar:
 
     def drop_k(self):
         self.k_forced_off = True
+
+    def clear_enable(self):
+        """Clear 0x102.5 b0 but keep k (an inconsistent car)."""
+        self.b0_forced_off = True
 
     def open_contactors(self):
         """Open the contactors now, whatever flows (a misbehaving car)."""
@@ -140,7 +146,8 @@ class ChademoCar:
     # ------------------------------------------------------------ session
     def _reset_session(self):
         self.state = ASLEEP
-        self.enabled = False
+        self.enabled = False         # 0x102.5 b0
+        self._k = False              # charge permission switch k
         self._opened = True
         self._t_d1 = None
         self._t_state = 0
@@ -226,6 +233,7 @@ class ChademoCar:
                       and not self._fault_active())
                 if ok:
                     self.enabled = True
+                    self._k = True
                     self._go(ENABLED, now_ms)
             return
         if st == ENABLED:
@@ -258,8 +266,9 @@ class ChademoCar:
                     self._open_now()
                     self._t_opened = now_ms
             else:
-                # welding detection: the inlet must fall once we are open (checked by the rig's voltage)
+                # open: welding detection runs on the rig's inlet voltage (check_welding); release k
                 self.enabled = False
+                self._k = False
             return
 
     def check_welding(self, inlet_v, now_ms):
@@ -277,10 +286,13 @@ class ChademoCar:
         self.end_reason = self.end_reason or why
         self.allowed_a = 0
         self._t_low_amps = None
+        if why != "charger-stop":
+            self.enabled = False     # the car's own stop: b0 cleared at once, k held until open
         if self.contactors_closed:
             self._go(STOPPING, now_ms)
         else:
             self.enabled = False
+            self._k = False
             self._go(DONE, now_ms)
 
     def _stop_checks(self, now_ms, ch):
@@ -295,6 +307,10 @@ class ChademoCar:
         if ch["StatusCharging"] and not ch["StatusChargingStopControl"]:
             self._charger_was_charging = True
         elif self._charger_was_charging:
+            self._begin_stop(now_ms, "charger-stop")
+            return
+        elif self.state == DISCHARGE and now_ms - self._t_state > 600:
+            # the charger must start within 0.5 s of the request (s6 #10); stop control still set
             self._begin_stop(now_ms, "charger-stop")
             return
         if ch["DischargeCompatible"]:
@@ -349,7 +365,7 @@ class ChademoCar:
         contactor_open = 0 if (self.claim_closed or not self._opened) else 1
         status = {
             "ProtocolNumber": self.protocol, "TargetBatteryVoltage": tgt_v, "ChargingCurrentRequest": 0,
-            "StatusChargingEnabled": 1 if self.enabled else 0, "StatusShiftNotPark": self.not_park,
+            "StatusChargingEnabled": 1 if self.enabled and not self.b0_forced_off else 0, "StatusShiftNotPark": self.not_park,
             "StatusChargingSystemFault": self.sys_fault, "StatusContactorOpen": contactor_open,
             "StatusNormalStopRequest": self.stop_request, "StatusBit6": 0,
             "StatusDischargeCompatible": 1 if self.v2x else 0,
