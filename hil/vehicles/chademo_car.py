@@ -309,7 +309,7 @@ class ChademoCar:
         elif self._charger_was_charging:
             self._begin_stop(now_ms, "charger-stop")
             return
-        elif self.state == DISCHARGE and now_ms - self._t_state > 600:
+        elif self.state == DISCHARGE and self.allowed_a > 0 and now_ms - self._t_state > 600:
             # the charger must start within 0.5 s of the request (s6 #10); stop control still set
             self._begin_stop(now_ms, "charger-stop")
             return
