@@ -632,11 +632,11 @@ class ChademoCharger:
     # ------------------------------------------------------------ InsulationTest (s6 #6)
     def _insulation(self, now):
         ph = self._phase
-        if ph == 0:
+        if not self.ev_contactor_open:
+            self._stop(R_EV_CONTACTOR_STATE, True, now)   # closed before d2: implausible (or welded)
+        elif ph == 0:
             if self.inlet_v >= V_EV_CONTACTORS_OPEN:
                 self._stop(R_EV_CONTACTORS_WELDED, True, now)
-            elif not self.ev_contactor_open:
-                self._stop(R_EV_CONTACTOR_STATE, True, now)
             elif self.insulation_test:
                 self._request(A_INSULATION_TEST, 1, now)
                 self._phase = 1
