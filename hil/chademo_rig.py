@@ -24,7 +24,8 @@ BLEED_FACTOR_PER_100MS = 0.83   # ccs32clara voltage bleed while helping welding
 class BenchSupervisor:
     """Stand-in for the box's safety supervisor: applies requests after
     `delay_ms` and confirms them, refusing only the obviously out-of-order
-    ones (d2 without d1 + lock, box contactors without d2 + precharge).
+    ones (d2 without d1 + lock or with voltage on the inlet, box contactors
+    without d2 + a matched precharge).
     `deny` / `ignore`: kinds, or (kind, value) pairs, to refuse / never
     confirm (fault injection)."""
 
@@ -42,6 +43,7 @@ class BenchSupervisor:
         self.limit_a = 0
         self.pending = []          # (due_ms, kind, value)
         self.refused = []          # (kind, value) refused as out of order
+        self.plant = None          # set by the rig: the supervisor sees the real inlet voltage
 
     def request(self, kind, value, now):
         if kind == ch.A_DISCHARGE_LIMIT:
@@ -58,10 +60,11 @@ class BenchSupervisor:
     def _sensible(self, kind, value):
         if not value:
             return True
+        inlet = self.plant.inlet_v if self.plant is not None else 0.0
         if kind == ch.A_D2:
-            return self.d1 and self.lock
+            return self.d1 and self.lock and inlet < 20          # 0 V on the inlet for d2 (s6 #7)
         if kind == ch.A_BOX_CONTACTORS:
-            return self.d2 and self.precharge_v > 0
+            return self.d2 and self.precharge_v > 0 and inlet > 50 and abs(self.precharge_v - inlet) < 20
         return True
 
     def step(self, now):
@@ -152,6 +155,7 @@ class ChademoRig:
         self.car = car if car is not None else ChademoCar()
         self.sup = BenchSupervisor(self.core, **(sup_kw or {}))
         self.plant = Plant(**(plant_kw or {}))
+        self.sup.plant = self.plant
         self.plugged = False
         self.actions = []        # (ms, kind, value) as emitted by the core
         self.states = [(0, self.core.state_name())]

@@ -39,6 +39,7 @@ op = st.one_of(
     st.tuples(st.just("perm"), st.booleans()),
     st.tuples(st.just("plug"), st.booleans()),
     st.tuples(st.just("measure"), st.tuples(st.integers(0, 600), st.integers(0, 80))),
+    st.tuples(st.just("measure"), st.tuples(st.sampled_from([0, 9, 10, 19, 20, 50, 51, 380]), st.integers(0, 20))),
     st.tuples(st.just("start"), st.none()),
     st.tuples(st.just("stop"), st.none()),
     st.tuples(st.just("reset"), st.none()),
@@ -200,10 +201,28 @@ def test_the_good_prefix_reaches_discharging_and_winds_down():
     assert core.state == ch.S_FAULT and core.fault_reason == ch.R_COMM_LOSS
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, len(GOOD)), st.lists(op, max_size=50))
-def test_random_frames_and_events_never_break_the_order_and_end_safe(cut, ops):
-    run_ops(GOOD[:cut] + ops)
+# inputs the ordering rules depend on: slipped into the good path they test its guards
+_focused_measure = st.tuples(st.just("measure"),
+                            st.tuples(st.sampled_from([0, 9, 10, 19, 20, 49, 50, 51, 380]), st.integers(0, 20)))
+focused_op = st.one_of(
+    _focused_measure, _focused_measure, _focused_measure,
+    st.tuples(st.just("perm"), st.booleans()),
+    st.tuples(st.just("frame"), st.tuples(st.just(0x102), status_frame)),
+    st.tuples(st.just("grant_any"), st.tuples(st.integers(1, 8), st.integers(0, 400))),
+    st.tuples(st.just("advance"), st.integers(0, 5000)),
+)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, len(GOOD)), st.lists(st.tuples(st.integers(0, len(GOOD) - 1), focused_op), max_size=4),
+       st.lists(op, max_size=30))
+def test_random_frames_and_events_never_break_the_order_and_end_safe(cut, inserted, tail):
+    """A prefix of the good path with a few guard-relevant inputs slipped in, then random ops."""
+    seq = []
+    for i, good in enumerate(GOOD[:cut]):
+        seq.extend(o for pos, o in inserted if pos == i)
+        seq.append(good)
+    run_ops(seq + tail)
 
 
 injection = st.sampled_from([
