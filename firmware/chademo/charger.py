@@ -320,8 +320,11 @@ class ChademoCharger:
         self.plug = bool(present)
 
     def measure(self, inlet_v, current_a):
-        self.inlet_v = inlet_v
-        self.current_a = current_a
+        """Box-side measurements, kept as whole volts / amps (the resolution
+        of every CHAdeMO field), so that nothing in step() or the TX fill
+        creates floats (boxed, i.e. heap, on MicroPython)."""
+        self.inlet_v = int(inlet_v + 0.5) if inlet_v > 0 else 0
+        self.current_a = int(current_a + 0.5) if current_a > 0 else 0
 
     def set_box_limit(self, amps):
         self.box_limit_a = amps if amps > 0 else 0
@@ -425,7 +428,7 @@ class ChademoCharger:
     def fill_discharge_status(self, now_ms, v):
         """0x208: measured discharge current (never faked, s7), our input limit
         and lower threshold. Inverted coding is done by the DBC (s4)."""
-        v["PresentDischargeCurrent"] = _clamp(self.current_a + 0.5, 0, 255)
+        v["PresentDischargeCurrent"] = _clamp(self.current_a, 0, 255)
         v["AvailableInputVoltage"] = _clamp(self.available_input_v, 0, 1000)
         v["AvailableInputCurrent"] = _clamp(self.box_limit_a, 0, 255)
         v["LowerThresholdVoltage"] = _clamp(self.lower_threshold_v(), 0, 1000)
