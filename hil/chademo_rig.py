@@ -46,6 +46,10 @@ class BenchSupervisor:
         self.plant = None          # set by the rig: the supervisor sees the real inlet voltage
 
     def request(self, kind, value, now):
+        # a request supersedes whatever of the same kind is still pending (latest wins)
+        self.pending = [p for p in self.pending if p[1] != kind]
+        if kind == ch.A_INSULATION_TEST:
+            self.ins = False
         if kind == ch.A_DISCHARGE_LIMIT:
             self.limit_a = value
             return

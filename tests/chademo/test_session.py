@@ -125,3 +125,15 @@ def test_no_start_without_plug():
     r.plug(True)
     r.run(100)
     assert r.core.state == ch.S_WAIT_VEHICLE_CAN
+
+
+def test_stop_while_a_slow_precharge_is_pending_leaves_nothing_applied():
+    """A release that overtakes a slower pending request wins (regression: the stand-in
+    supervisor once applied the older precharge request after its release)."""
+    car = ChademoCar(max_discharge_a=1)
+    r = rig(car)
+    assert r.run_until(lambda x: x.core.state == ch.S_CLOSING_BOX_CONTACTORS, 15000)
+    car.drop_k()
+    until_end(r)
+    r.run(1000)
+    assert r.core.reason == ch.R_PERMISSION_LOST and released(r)
