@@ -168,8 +168,8 @@ V_END_OF_TEST = const(20)           # s6 #6: end of insulation test < 20 V (and 
 V_BATTERY_PRESENT = const(50)       # s6 #8: measured battery voltage > 50 V
 V_WELDING_DONE = const(10)          # s6 #13: <= 10 V within 2 s
 V_TOUCH_SAFE = const(60)            # s6 IEEE 2030.1.1 item: < 60 V (we keep the lock until then)
-A_STOP_CURRENT = const(5)           # s6 #12: current <= 5 A
-A_DEVIATION = const(10)             # s7: current deviation >= 10 A
+I_STOP_CURRENT = const(5)           # s6 #12: current <= 5 A
+I_DEVIATION = const(10)             # s7: current deviation >= 10 A
 LOWER_THRESHOLD_MARGIN_PCT = const(2)  # s7: Battery-Emulator adds 2 % to the car's minimum discharge voltage
 
 # timeout anchors
@@ -713,7 +713,7 @@ class ChademoCharger:
         a = self._allowed()
         self.allowed_a = a
         self._request(A_DISCHARGE_LIMIT, a, now)
-        if self.current_a > a + A_DEVIATION:
+        if self.current_a > a + I_DEVIATION:
             if self._over_since < 0:
                 self._over_since = now
             elif now - self._over_since >= T_OVERCURRENT_MS:
@@ -731,7 +731,7 @@ class ChademoCharger:
         self._request(A_PRECHARGE, 0, now)
 
     def _stopping(self, now):
-        if self.current_a <= A_STOP_CURRENT:
+        if self.current_a <= I_STOP_CURRENT:
             self._goto(S_WELDING_DETECTION, now)
 
     # ------------------------------------------------------------ WeldingDetection (s6 #13)
