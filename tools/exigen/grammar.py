@@ -39,9 +39,10 @@ DT_BOOL, DT_HEX, DT_B64, DT_STR, DT_NBIT, DT_UINT, DT_INT, DT_ENUM = range(8)
 
 
 class Label:
-    __slots__ = ("kind", "sortkey", "event", "name", "ref", "lst", "counter")
+    __slots__ = ("kind", "sortkey", "event", "name", "ref", "lst", "counter", "abstract")
 
-    def __init__(self, kind, sortkey, event, name=None, ref=None, lst=False, counter=None):
+    def __init__(self, kind, sortkey, event, name=None, ref=None, lst=False, counter=None, abstract=False):
+        self.abstract = abstract
         self.kind = kind
         self.sortkey = sortkey
         self.event = event          # identity for determinisation
@@ -178,7 +179,9 @@ class Grammars:
                     kind, ref = SE_C, ("type", m.type)
                 else:
                     kind, ref = SE_S, ("dt", m.type)
-                lab = Label(kind, (pos, m.qname[1], m.qname[0]), ("SE",) + m.qname, m.qname[1], ref, lst, counter)
+                abstract = m.abstract or (isinstance(m.type, ComplexType) and m.type.abstract)
+                lab = Label(kind, (pos, m.qname[1], m.qname[0]), ("SE",) + m.qname, m.qname[1], ref, lst, counter,
+                            abstract)
                 nfa.add(s, lab, e)
             return s, e
         if p.kind == "any":
@@ -289,13 +292,13 @@ class Grammars:
     def _build_type(self, ct, first_index):
         nfa, start, accept = self._type_nfa(ct)
 
-        def closure(nodes):
+        def closure(nodes, skip=None):
             out = set(nodes)
             todo = list(nodes)
             while todo:
                 n = todo.pop()
                 for lab, t in nfa.edges[n]:
-                    if lab is None and t not in out:
+                    if lab is None and t not in out and t != skip:
                         out.add(t)
                         todo.append(t)
             return frozenset(out)
@@ -337,7 +340,8 @@ class Grammars:
                 lab = glabel[ev]
                 tgt = closure(targets)
                 prod = {"kind": lab.kind, "sort": (_CLS[lab.kind], lab.sortkey), "name": lab.name,
-                        "ref": lab.ref, "lst": lab.lst, "next": get(tgt), "counter": None}
+                        "ref": lab.ref, "lst": lab.lst, "next": get(tgt), "counter": None,
+                        "abstract": lab.abstract}
                 if lab.counter is not None:
                     c = lab.counter
                     if c[0] == "set":
@@ -345,15 +349,16 @@ class Grammars:
                     else:
                         _op, mx, loop, full = c
                         val = 0
-                    alt = closure((tgt - {loop}) | {full}) if loop in tgt else tgt
+                    # the same target without the loop back to another occurrence
+                    alt = closure(set(targets) | {full}, skip=loop)
                     prod["counter"] = (c[0], val, mx, get(alt))
                 prods.append(prod)
             if accept in fs:
                 prods.append({"kind": EE, "sort": (_CLS[EE], ()), "name": None, "ref": None,
-                              "lst": False, "next": None, "counter": None})
+                              "lst": False, "next": None, "counter": None, "abstract": False})
             if fs & nfa.mixed:
                 prods.append({"kind": CH_MIXED, "sort": (_CLS[CH_MIXED], ()), "name": None, "ref": None,
-                              "lst": False, "next": index[fs], "counter": None})
+                              "lst": False, "next": index[fs], "counter": None, "abstract": False})
             prods.sort(key=lambda p: p["sort"])
             self.states[index[fs]] = prods
 

@@ -16,7 +16,8 @@ A grammar module (firmware/v2g/exi/gen/*.py, made by tools/exigen) holds:
   NAMES   local names;  ENUMS  enumeration literals;  DTYPES (kind, lo, hi, enum index)
   ROOTS   5 bytes per global element: kind, name id u16, ref u16
   OFF     u16 per state: index of the state's first production (+1 end entry)
-  PRODS   8 bytes per production: kind, flags, name id u16, ref u16, next u16
+  PRODS   8 bytes per production: kind, flags (1 list, 2 counter, 4 abstract),
+          name id u16, ref u16, next u16
   COUNTERS production index -> (op 1 set / 2 increment, value, max, target at max)
 Productions of a state are in event-code order. Every state of an element
 grammar also has second-level productions (strict=false), so a state with n
@@ -47,9 +48,10 @@ _DT_ENUM = const(7)
 
 _F_LIST = const(1)
 _F_COUNTER = const(2)
+_F_ABSTRACT = const(4)   # abstract element, or element of an abstract type: needs xsi:type
 
 _MAX_DEPTH = const(24)
-_MAX_UINT_OCTETS = const(10)   # 70 bits: enough for unsignedLong / long magnitudes
+_MAX_UINT_OCTETS = const(12)   # 84 bits: unsignedLong / long magnitudes with room to spare
 _MAX_EVENTS = const(20000)
 
 
@@ -192,7 +194,16 @@ class Codec:
 
     def _dec_simple_elem(self, r, dt):
         if r.bits(1):
-            raise EXIError("unsupported deviation in simple element (xsi:type/xsi:nil/untyped)")
+            # second level (6 productions, 3 bits): only EE (code 0) is supported; it is how
+            # EXIficient writes an empty value (no CH event at all)
+            if r.bits(3) != 0:
+                raise EXIError("unsupported deviation in simple element (xsi:type/xsi:nil/untyped)")
+            kind = self.dtypes[dt][0]
+            if kind == _DT_STR or kind == _DT_HEX and self.text_binary or kind == _DT_B64 and self.text_binary:
+                return ""
+            if kind == _DT_HEX or kind == _DT_B64:
+                return b""
+            raise EXIError("empty value for a %s" % ("boolean" if kind == _DT_BOOL else "number"))
         v = self._dec_value(r, dt)
         if r.bits(1):
             raise EXIError("unexpected content after simple value")
@@ -342,6 +353,14 @@ class Codec:
         return w.getvalue()
 
     def _enc_simple_elem(self, w, dt, v, name):
+        if (v == "" or v == b"") and self.dtypes[dt][0] in (_DT_STR, _DT_HEX, _DT_B64):
+            lo = self.dtypes[dt][1]
+            if lo:
+                raise EXIError("%s: empty value, minLength is %d" % (name, lo))
+            # like EXIficient: no CH event for an empty value, EE at the second level
+            w.bits(1, 1)
+            w.bits(0, 3)
+            return
         w.bits(0, 1)
         self._enc_value(w, dt, v, name)
         w.bits(0, 1)
@@ -415,6 +434,8 @@ class Codec:
             pi = first + chosen
             p = pi * 8
             kind = prods[p]
+            if prods[p + 1] & _F_ABSTRACT:
+                raise EXIError("%s: %s is abstract (use a concrete substitute)" % (path, names[_u16(prods, p + 2)]))
             ref = _u16(prods, p + 4)
             if kind == _SE_C:
                 self._enc_complex(w, ref, val, path + "." + names[_u16(prods, p + 2)], depth + 1)
@@ -435,9 +456,14 @@ class Codec:
                 if cnt >= mx:
                     state = alt
 
-    def _expected(self, state):
+    def state_prods(self, state):
+        """(index of the first production, number of productions, event code width) of a state."""
         first = _u16(self.off, state * 2)
         n = _u16(self.off, state * 2 + 2) - first
+        return first, n, n.bit_length()
+
+    def _expected(self, state):
+        first, n, _w = self.state_prods(state)
         out = []
         for code in range(n):
             p = (first + code) * 8

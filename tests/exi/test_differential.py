@@ -1,0 +1,88 @@
+"""Differential tests: our codec against EXIficient (EXICodec.jar from Josev) for every message type.
+
+For hypothesis-generated valid messages of each message type of each schema set,
+our encoder's bytes must equal the peer's, and each side must decode the
+other's bytes back to the same message.
+"""
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+import firmware  # noqa: F401
+from firmware.v2g.exi import codec_for
+from tests.exi.msggen import message_types, messages
+
+EXAMPLES = 12          # per message type; ~130 types in all
+
+# The peer marshals these optional fields from primitive Java fields, so it always writes
+# them (value 0 if absent): messages for the comparison always carry them.
+PEER_ALWAYS = {
+    "app": ("SchemaID",),
+    "din": (),
+    "iso2": ("SAScheduleTupleID", "NumEPriceLevels"),
+    "iso20": (),
+    "iso20dc": (),
+}
+# Left out of the generated messages, because the peer cannot take them:
+# - xmldsig Signature in headers (the peer's JAXB model of it is partial);
+# - DIN's Id attributes: they are xs:IDREF and the peer's JAXB layer insists on resolving
+#   them to an xs:ID in the same document, which DIN messages do not have (SalesTariff
+#   requires one, so it goes too).
+EXCLUDE = {
+    "app": (),
+    "din": ("Signature", "Id", "SalesTariff"),
+    "iso2": ("Signature",),
+    "iso20": ("Signature",),
+    "iso20dc": ("Signature",),
+}
+# DIN message types whose Id (IDREF) attribute is required: the peer cannot encode or
+# decode any instance of them; test_self_roundtrip_only covers them.
+PEER_CANNOT = {("din", "CertificateUpdateRes"), ("din", "CertificateInstallationRes")}
+
+ALL = [(s, root, body) for s in ("app", "din", "iso2", "iso20", "iso20dc")
+       for root, body in message_types(s)]
+CASES = [c for c in ALL if (c[0], c[2] or c[1]) not in PEER_CANNOT]
+SELF_ONLY = [c for c in ALL if (c[0], c[2] or c[1]) in PEER_CANNOT]
+
+
+def _id(case):
+    return "%s-%s" % (case[0], case[2] or case[1])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_matches_exificient(peer, case):
+    schema, root, body = case
+    c = codec_for(schema)
+    prefer = PEER_ALWAYS[schema] + ((body,) if body else ())
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(messages(schema, root, exclude=EXCLUDE[schema], prefer=prefer))
+    def check(msg):
+        ours = c.encode(msg)
+        theirs = peer.encode(msg, schema)
+        assert ours.hex() == theirs.hex()
+        assert peer.decode(ours, schema) == msg
+        assert c.decode(theirs, text_binary=True) == msg
+
+    check()
+
+
+@pytest.mark.parametrize("case", SELF_ONLY, ids=[_id(c) for c in SELF_ONLY])
+def test_self_roundtrip_only(case):
+    schema, root, body = case
+    c = codec_for(schema)
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(messages(schema, root, exclude=("Signature",), prefer=(body,)))
+    def check(msg):
+        assert c.decode(c.encode(msg), text_binary=True) == msg
+
+    check()
+
+
+def test_every_message_type_is_covered():
+    counts = {}
+    for s, _root, _body in ALL:
+        counts[s] = counts.get(s, 0) + 1
+    assert counts == {"app": 2, "din": 34, "iso2": 34, "iso20": 26, "iso20dc": 10}
