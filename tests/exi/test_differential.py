@@ -18,7 +18,7 @@ EXAMPLES = 12          # per message type; ~130 types in all
 PEER_ALWAYS = {
     "app": ("SchemaID",),
     "din": (),
-    "iso2": ("SAScheduleTupleID", "NumEPriceLevels"),
+    "iso2": ("SAScheduleTupleID", "NumEPriceLevels", "EPriceLevel"),
     "iso20": (),
     "iso20dc": (),
 }

@@ -67,6 +67,8 @@ def render(schema_name, ns, files, g, root_refs):
     pi = 0
     for si, prods_of_state in enumerate(g.states):
         off += _u16(pi)
+        if len(prods_of_state) > 255:
+            raise ValueError("state with more than 255 productions")
         for p in prods_of_state:
             flags = 1 if p["lst"] else 0
             if p["abstract"]:

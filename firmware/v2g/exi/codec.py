@@ -59,6 +59,19 @@ class EXIError(ValueError):
     pass
 
 
+def _bitlen(n):
+    """int.bit_length() (absent in MicroPython)."""
+    b = 0
+    while n:
+        n >>= 1
+        b += 1
+    return b
+
+
+# event code width for n first-level productions: ceil(log2(n + 1)) = bit length of n
+_WIDTH = bytes([_bitlen(i) for i in range(256)])
+
+
 class BitWriter:
     def __init__(self, size=256):
         self.buf = bytearray(size)
@@ -169,7 +182,7 @@ class Codec:
             if r.left() < 8 or r.bits(8) != 0x80:
                 raise EXIError("not an EXI stream with the V2G header (0x80)")
             self.events = 0
-            code = r.bits(self.nroots.bit_length())
+            code = r.bits(_bitlen(self.nroots))
             if code >= self.nroots:
                 raise EXIError("unknown or untyped root element (SE(*))")
             roots = self.roots
@@ -223,7 +236,7 @@ class Codec:
                 raise EXIError("too many events")
             first = _u16(off, state * 2)
             n = _u16(off, state * 2 + 2) - first
-            code = r.bits(n.bit_length())
+            code = r.bits(_WIDTH[n])
             if code >= n:
                 raise EXIError("unsupported second-level event (schema deviation) in EXI stream")
             pi = first + code
@@ -285,12 +298,12 @@ class Codec:
     def _dec_value(self, r, dt):
         kind, lo, hi, ex = self.dtypes[dt]
         if kind == _DT_NBIT:
-            v = lo + r.bits((hi - lo).bit_length())
+            v = lo + r.bits(_bitlen(hi - lo))
             if v > hi:
                 raise EXIError("integer out of range")
             return v
         if kind == _DT_ENUM:
-            v = r.bits(hi.bit_length())
+            v = r.bits(_bitlen(hi))
             if v > hi:
                 raise EXIError("enumeration index out of range")
             return self.enums[ex][v]
@@ -337,7 +350,7 @@ class Codec:
         w = self.w
         w.reset()
         w.bits(0x80, 8)
-        w.bits(i, self.nroots.bit_length())
+        w.bits(i, _bitlen(self.nroots))
         roots = self.roots
         kind = roots[i * 5]
         ref = _u16(roots, i * 5 + 3)
@@ -379,7 +392,7 @@ class Codec:
         while True:
             first = _u16(off, state * 2)
             n = _u16(off, state * 2 + 2) - first
-            width = n.bit_length()
+            width = _WIDTH[n]
             ee = -1
             chosen = -1
             val = None
@@ -460,7 +473,7 @@ class Codec:
         """(index of the first production, number of productions, event code width) of a state."""
         first = _u16(self.off, state * 2)
         n = _u16(self.off, state * 2 + 2) - first
-        return first, n, n.bit_length()
+        return first, n, _WIDTH[n]
 
     def _expected(self, state):
         first, n, _w = self.state_prods(state)
@@ -482,7 +495,7 @@ class Codec:
                 i = vals.index(v)
             except ValueError:
                 raise EXIError("%s: %r is not one of the allowed values" % (name, v))
-            w.bits(i, hi.bit_length())
+            w.bits(i, _bitlen(hi))
             return
         if kind == _DT_BOOL:
             if v is not True and v is not False:
@@ -523,7 +536,7 @@ class Codec:
         if lo is not None and v < lo or hi is not None and v > hi:
             raise EXIError("%s: %d outside %s..%s" % (name, v, lo, hi))
         if kind == _DT_NBIT:
-            w.bits(v - lo, (hi - lo).bit_length())
+            w.bits(v - lo, _bitlen(hi - lo))
         elif kind == _DT_UINT:
             w.uint(v)
         else:
