@@ -62,7 +62,9 @@ if (mode === "--tests") {
   mp.FS.writeFile("/repo/testrunner.py", fs.readFileSync(path.join(ROOT, "tools/mpy/testrunner.py")));
 } else {
   mp.FS.writeFile("/repo/__script__.py", fs.readFileSync(path.join(ROOT, files[0])));
-  code = "import sys\nsys.path.insert(0, '/repo')\nsys.argv = ['" + files[0] + "'] + list(_ARGS)\n_rc = 0\nexec(open('/repo/__script__.py').read(), {'__name__': '__main__'})\n";
+  // The WebAssembly port's sys has no argv attribute (and it cannot be set): the arguments
+  // are also passed to the script as the global ARGV.
+  code = "import sys\nsys.path.insert(0, '/repo')\n_argv = ['" + files[0] + "'] + list(_ARGS)\ntry:\n    sys.argv = _argv\nexcept AttributeError:\n    pass\n_rc = 0\nexec(open('/repo/__script__.py').read(), {'__name__': '__main__', 'ARGV': _argv})\n";
 }
 try {
   mp.runPython(code);
