@@ -56,7 +56,7 @@ class _Walker:
             return b.hex().upper()
         return base64.b64encode(b).decode()
 
-    def complex(self, state, depth):
+    def complex(self, state, depth, ename=""):
         c = self.c
         d = {}
         used = set()
@@ -77,7 +77,7 @@ class _Walker:
                     options.append(code)
                     continue
                 name = c.names[_u16(c.prods, p + 2)]
-                if name in self.exclude or c.prods[p + 1] & C._F_ABSTRACT:
+                if name in self.exclude or ename + "." + name in self.exclude or c.prods[p + 1] & C._F_ABSTRACT:
                     continue
                 if name in used and not (name == last and c.prods[p + 1] & C._F_LIST):
                     continue
@@ -111,7 +111,7 @@ class _Walker:
                 if kind == C._SE_C:
                     if depth > 20:
                         raise _DeadEnd()
-                    val = self.complex(ref, depth + 1)
+                    val = self.complex(ref, depth + 1, name)
                 else:
                     val = self.value(ref)
                 if c.prods[p + 1] & C._F_LIST:
@@ -148,7 +148,7 @@ def messages(draw, schema, root, exclude=(), prefer=()):
     try:
         if kind == C._SE_S:
             return {root: w.value(ref)}
-        return {root: w.complex(ref, 0)}
+        return {root: w.complex(ref, 0, root)}
     except _DeadEnd:
         from hypothesis import assume
         assume(False)

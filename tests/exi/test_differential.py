@@ -23,16 +23,18 @@ PEER_ALWAYS = {
     "iso20dc": (),
 }
 # Left out of the generated messages, because the peer cannot take them:
-# - xmldsig Signature in headers (the peer's JAXB model of it is partial);
+# - in xmldsig Signatures: KeyInfo and Object (wildcard content; the peer's JAXB model
+#   keeps no order across the element kinds of a repeated choice);
 # - DIN's Id attributes: they are xs:IDREF and the peer's JAXB layer insists on resolving
 #   them to an xs:ID in the same document, which DIN messages do not have (SalesTariff
-#   requires one, so it goes too).
+#   requires one, so it goes too). DIN's SignatureValue has no Id in the peer either.
+_SIG = ("Signature.KeyInfo", "Signature.Object")
 EXCLUDE = {
     "app": (),
-    "din": ("Signature", "Id", "SalesTariff"),
-    "iso2": ("Signature",),
-    "iso20": ("Signature",),
-    "iso20dc": ("Signature",),
+    "din": _SIG + ("Id", "SalesTariff"),
+    "iso2": _SIG,
+    "iso20": _SIG,
+    "iso20dc": _SIG,
 }
 # DIN message types whose Id (IDREF) attribute is required: the peer cannot encode or
 # decode any instance of them; test_self_roundtrip_only covers them.
@@ -40,6 +42,19 @@ PEER_CANNOT = {("din", "CertificateUpdateRes"), ("din", "CertificateInstallation
 
 ALL = [(s, root, body) for s in ("app", "din", "iso2", "iso20", "iso20dc")
        for root, body in message_types(s)]
+
+
+def peer_form(schema, msg):
+    """The peer's JSON for msg: in DIN its SignatureValue is a bare value (no Id)."""
+    if schema != "din":
+        return msg
+    if isinstance(msg, dict):
+        return {k: (v["value"] if k == "SignatureValue" else peer_form(schema, v)) for k, v in msg.items()}
+    if isinstance(msg, list):
+        return [peer_form(schema, x) for x in msg]
+    return msg
+
+
 CASES = [c for c in ALL if (c[0], c[2] or c[1]) not in PEER_CANNOT]
 SELF_ONLY = [c for c in ALL if (c[0], c[2] or c[1]) in PEER_CANNOT]
 
@@ -59,9 +74,9 @@ def test_matches_exificient(peer, case):
     @given(messages(schema, root, exclude=EXCLUDE[schema], prefer=prefer))
     def check(msg):
         ours = c.encode(msg)
-        theirs = peer.encode(msg, schema)
+        theirs = peer.encode(peer_form(schema, msg), schema)
         assert ours.hex() == theirs.hex()
-        assert peer.decode(ours, schema) == msg
+        assert peer.decode(ours, schema) == peer_form(schema, msg)
         assert c.decode(theirs, text_binary=True) == msg
 
     check()
@@ -74,7 +89,7 @@ def test_self_roundtrip_only(case):
 
     @settings(max_examples=EXAMPLES, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))
-    @given(messages(schema, root, exclude=("Signature",), prefer=(body,)))
+    @given(messages(schema, root, exclude=_SIG, prefer=(body,)))
     def check(msg):
         assert c.decode(c.encode(msg), text_binary=True) == msg
 

@@ -146,7 +146,8 @@ class Grammars:
             nfa.add(cur, Label(CH, (), ("CH",), None, ("dt", ct.simple)), nxt)
             cur = nxt
         elif ct.particle is not None:
-            s, e = self._particle(nfa, ct.particle)
+            # children of mixed content are lists in the model (text may come between them)
+            s, e = self._particle(nfa, ct.particle, ct.mixed)
             nfa.eps(cur, s)
             cur = e
         accept = cur
@@ -164,7 +165,7 @@ class Grammars:
             nfa.mixed = reach
         return nfa, start, accept
 
-    def _term(self, nfa, p, lst, counter=None):
+    def _term(self, nfa, p, lst, counter=None, rep=False):
         """Term grammar for particle p (ignoring its occurrence range). Returns (start, end)."""
         if p.kind == "element":
             s, e = nfa.node(), nfa.node()
@@ -196,7 +197,7 @@ class Grammars:
             s = nfa.node()
             cur = s
             for c in p.children:
-                cs, ce = self._particle(nfa, c)
+                cs, ce = self._particle(nfa, c, rep)
                 nfa.eps(cur, cs)
                 cur = ce
             return s, cur
@@ -205,15 +206,18 @@ class Grammars:
             if not p.children:
                 nfa.eps(s, e)
             for c in p.children:
-                cs, ce = self._particle(nfa, c)
+                cs, ce = self._particle(nfa, c, rep)
                 nfa.eps(s, cs)
                 nfa.eps(ce, e)
             return s, e
         raise SchemaError("unsupported particle kind %s" % p.kind)
 
-    def _particle(self, nfa, p):
+    def _particle(self, nfa, p, rep=False):
+        """Grammar of particle p; rep: p is inside a group that may repeat (its elements are lists)."""
         mn, mx = p.min, p.max
-        lst = p.kind == "element" and (mx == UNBOUNDED or mx > 1)
+        many = mx == UNBOUNDED or mx > 1
+        lst = p.kind == "element" and (many or rep)
+        rep = rep or many
         if p.kind == "element" and mx != UNBOUNDED and mx > 1:
             # counted repetition: mn mandatory copies, then one counted loop node
             save = self._pos
@@ -221,7 +225,7 @@ class Grammars:
             cur = s
             for i in range(mn):
                 self._pos = save
-                ts, te = self._term(nfa, p, lst)
+                ts, te = self._term(nfa, p, lst, rep=rep)
                 nfa.eps(cur, ts)
                 cur = te
             exit_ = nfa.node()
@@ -231,11 +235,11 @@ class Grammars:
             nfa.eps(full, exit_)
             nfa.eps(cur, exit_)
             self._pos = save
-            ts, te = self._term(nfa, p, lst, counter=("set", mn + 1, mx, loop, full))
+            ts, te = self._term(nfa, p, lst, counter=("set", mn + 1, mx, loop, full), rep=rep)
             nfa.eps(cur, ts)
             nfa.eps(te, loop)
             self._pos = save
-            ts2, te2 = self._term(nfa, p, lst, counter=("inc", mx, loop, full))
+            ts2, te2 = self._term(nfa, p, lst, counter=("inc", mx, loop, full), rep=rep)
             nfa.eps(loop, ts2)
             nfa.eps(te2, loop)
             return s, exit_
@@ -244,12 +248,12 @@ class Grammars:
         cur = s
         for i in range(mn):
             self._pos = save
-            ts, te = self._term(nfa, p, lst)
+            ts, te = self._term(nfa, p, lst, rep=rep)
             nfa.eps(cur, ts)
             cur = te
         if mx == UNBOUNDED:
             self._pos = save
-            ts, te = self._term(nfa, p, lst)
+            ts, te = self._term(nfa, p, lst, rep=rep)
             e = nfa.node()
             nfa.eps(cur, ts)
             nfa.eps(te, ts)
@@ -260,7 +264,7 @@ class Grammars:
         ends = [cur]
         for i in range(opt):
             self._pos = save
-            ts, te = self._term(nfa, p, lst)
+            ts, te = self._term(nfa, p, lst, rep=rep)
             nfa.eps(cur, ts)
             cur = te
             ends.append(cur)
