@@ -73,6 +73,8 @@ def render(schema_name, ns, files, g, root_refs):
             flags = 1 if p["lst"] else 0
             if p["abstract"]:
                 flags |= 4
+            if p.get("w2"):
+                flags |= p["w2"] << 3
             if p["counter"] is not None:
                 flags |= 2
                 op, val, mx, alt = p["counter"]
@@ -87,7 +89,7 @@ def render(schema_name, ns, files, g, root_refs):
     off += _u16(pi)
     out.append("# per state: index of its first production (u16 LE); one extra entry at the end\n")
     out.append(_bytes_literal("OFF", bytes(off)))
-    out.append("# per production (8 bytes): kind, flags (1 list, 2 counter, 4 abstract), name id, ref, next (u16 LE)\n")
+    out.append("# per production (8 bytes): kind, flags (1 list, 2 counter, 4 abstract, bits 3-4 2nd-level width), name id, ref, next (u16 LE)\n")
     out.append(_bytes_literal("PRODS", bytes(prods)))
     out.append("# production index -> (op 1=set/2=increment, value, max, target once max is reached)\n")
     out.append("COUNTERS = {\n" + "".join("    %d: %r,\n" % c for c in counters) + "}\n")

@@ -133,12 +133,14 @@ class Grammars:
         start = nfa.node()
         cur = start
         self._pos = 0
+        opt_targets = set()
         for au in sorted(ct.attrs, key=lambda a: (a.qname[1], a.qname[0])):
             nxt = nfa.node()
             lab = Label(AT, (au.qname[1], au.qname[0]), ("AT",) + au.qname, au.qname[1], ("dt", au.stype))
             nfa.add(cur, lab, nxt)
             if not au.required:
                 nfa.eps(cur, nxt)
+                opt_targets.add(nxt)
             cur = nxt
         content_start = cur
         if ct.simple is not None:
@@ -163,6 +165,9 @@ class Grammars:
                 for _lab, t in nfa.edges[n]:
                     todo.append(t)
             nfa.mixed = reach
+        nfa.content_start = content_start
+        nfa.opt_attr_targets = opt_targets
+        nfa.n_attrs = len(ct.attrs)
         return nfa, start, accept
 
     def _term(self, nfa, p, lst, counter=None, rep=False):
@@ -360,6 +365,26 @@ class Grammars:
             if accept in fs:
                 prods.append({"kind": EE, "sort": (_CLS[EE], ()), "name": None, "ref": None,
                               "lst": False, "next": None, "counter": None, "abstract": False})
+            # second-level productions of this state (8.5.4.4.1, strict=false; no fidelity options):
+            # EE if not first-level; xsi:type, xsi:nil in the first state; AT(*) and an untyped AT
+            # per attribute while attributes may come; SE(*) and untyped CH once content has begun.
+            # Only their number matters to us: EE is code 0, and it is how an empty value of
+            # simple content is written (no CH event), as EXIficient does.
+            m = 0 if accept in fs else 1
+            if index[fs] == first_index:
+                m += 2
+            if any(n < nfa.content_start for n in fs):
+                m += 1 + nfa.n_attrs
+            else:
+                m += 2
+                if fs & nfa.opt_attr_targets:
+                    # Matched against EXIficient: after an optional attribute the peer still
+                    # counts the start-tag productions (xsi:type, xsi:nil, AT(*), untyped ATs).
+                    m += 3 + nfa.n_attrs
+            w2 = (m - 1).bit_length()
+            for prod in prods:
+                if prod["kind"] == CH:
+                    prod["w2"] = w2
             if fs & nfa.mixed:
                 prods.append({"kind": CH_MIXED, "sort": (_CLS[CH_MIXED], ()), "name": None, "ref": None,
                               "lst": False, "next": index[fs], "counter": None, "abstract": False})

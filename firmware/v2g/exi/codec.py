@@ -211,12 +211,7 @@ class Codec:
             # EXIficient writes an empty value (no CH event at all)
             if r.bits(3) != 0:
                 raise EXIError("unsupported deviation in simple element (xsi:type/xsi:nil/untyped)")
-            kind = self.dtypes[dt][0]
-            if kind == _DT_STR or kind == _DT_HEX and self.text_binary or kind == _DT_B64 and self.text_binary:
-                return ""
-            if kind == _DT_HEX or kind == _DT_B64:
-                return b""
-            raise EXIError("empty value for a %s" % ("boolean" if kind == _DT_BOOL else "number"))
+            return self._empty(dt)
         v = self._dec_value(r, dt)
         if r.bits(1):
             raise EXIError("unexpected content after simple value")
@@ -234,18 +229,18 @@ class Codec:
             self.events += 1
             if self.events > _MAX_EVENTS:
                 raise EXIError("too many events")
-            first = _u16(off, state * 2)
-            n = _u16(off, state * 2 + 2) - first
+            first = (off[state * 2] | off[state * 2 + 1] << 8)
+            n = (off[state * 2 + 2] | off[state * 2 + 2 + 1] << 8) - first
             code = r.bits(_WIDTH[n])
             if code >= n:
-                raise EXIError("unsupported second-level event (schema deviation) in EXI stream")
+                return self._dec_escape(r, d, first, n)
             pi = first + code
             p = pi * 8
             kind = prods[p]
             if kind == _EE:
                 return d
             flags = prods[p + 1]
-            ref = _u16(prods, p + 4)
+            ref = (prods[p + 4] | prods[p + 4 + 1] << 8)
             if kind == _SE_C:
                 val = self._dec_complex(r, ref, depth + 1)
             elif kind == _SE_S:
@@ -254,15 +249,15 @@ class Codec:
                 val = self._dec_value(r, ref)
             elif kind == _CH:
                 d["value"] = self._dec_value(r, ref)
-                state = _u16(prods, p + 6)
+                state = (prods[p + 6] | prods[p + 6 + 1] << 8)
                 continue
             elif kind == _CH_MIXED:
                 self._dec_string(r, None, None)   # untyped text in mixed content: dropped
-                state = _u16(prods, p + 6)
+                state = (prods[p + 6] | prods[p + 6 + 1] << 8)
                 continue
             else:
                 raise EXIError("wildcard elements are not supported")
-            name = names[_u16(prods, p + 2)]
+            name = names[(prods[p + 2] | prods[p + 2 + 1] << 8)]
             if flags & _F_LIST:
                 lst = d.get(name)
                 if lst is None:
@@ -271,12 +266,32 @@ class Codec:
                     lst.append(val)
             else:
                 d[name] = val
-            state = _u16(prods, p + 6)
+            state = (prods[p + 6] | prods[p + 6 + 1] << 8)
             if flags & _F_COUNTER:
                 op, v, mx, alt = self.counters[pi]
                 cnt = v if op == 1 else cnt + 1
                 if cnt >= mx:
                     state = alt
+
+    def _dec_escape(self, r, d, first, n):
+        """Second-level event: only EE in simple content is supported (an empty value)."""
+        prods = self.prods
+        for code in range(n):
+            p = (first + code) * 8
+            if prods[p] == _CH:
+                if r.bits((prods[p + 1] >> 3) & 3) == 0:
+                    d["value"] = self._empty(_u16(prods, p + 4))
+                    return d
+                break
+        raise EXIError("unsupported second-level event (schema deviation) in EXI stream")
+
+    def _empty(self, dt):
+        kind = self.dtypes[dt][0]
+        if kind == _DT_STR or kind == _DT_HEX and self.text_binary or kind == _DT_B64 and self.text_binary:
+            return ""
+        if kind == _DT_HEX or kind == _DT_B64:
+            return b""
+        raise EXIError("empty value for a %s" % ("boolean" if kind == _DT_BOOL else "number"))
 
     def _dec_string(self, r, lo, hi):
         n = r.uint()
@@ -390,8 +405,8 @@ class Codec:
         pos = None      # list name -> next index
         cnt = 0
         while True:
-            first = _u16(off, state * 2)
-            n = _u16(off, state * 2 + 2) - first
+            first = (off[state * 2] | off[state * 2 + 1] << 8)
+            n = (off[state * 2 + 2] | off[state * 2 + 2 + 1] << 8) - first
             width = _WIDTH[n]
             ee = -1
             chosen = -1
@@ -409,7 +424,7 @@ class Codec:
                     continue
                 if kind == _SE_ANY or kind == _CH_MIXED:
                     continue
-                name = names[_u16(prods, p + 2)]
+                name = names[(prods[p + 2] | prods[p + 2 + 1] << 8)]
                 if name in d:
                     val = d[name]
                     if prods[p + 1] & _F_LIST:
@@ -433,10 +448,23 @@ class Codec:
                         used += 1
                     chosen = code
                     break
+            if chosen >= 0 and prods[(first + chosen) * 8] == _CH and self._is_empty(first + chosen, d["value"]):
+                # an empty value of simple content: no CH event, EE at the second level (as EXIficient)
+                w.bits(n, width)
+                w.bits(0, (prods[(first + chosen) * 8 + 1] >> 3) & 3)
+                used += 1
+                if pos is None:
+                    pos = {}
+                pos["value"] = 1
+                chosen = -1
+                ee = -2
             if chosen < 0:
-                if ee < 0:
+                if ee == -2:
+                    pass
+                elif ee < 0:
                     raise EXIError("%s: missing required content (expected %s)" % (path, self._expected(state)))
-                w.bits(ee, width)
+                else:
+                    w.bits(ee, width)
                 if used != len(d):
                     for k in d:
                         if pos is None or k not in pos:
@@ -448,26 +476,34 @@ class Codec:
             p = pi * 8
             kind = prods[p]
             if prods[p + 1] & _F_ABSTRACT:
-                raise EXIError("%s: %s is abstract (use a concrete substitute)" % (path, names[_u16(prods, p + 2)]))
-            ref = _u16(prods, p + 4)
+                raise EXIError("%s: %s is abstract (use a concrete substitute)" % (path, names[(prods[p + 2] | prods[p + 2 + 1] << 8)]))
+            ref = (prods[p + 4] | prods[p + 4 + 1] << 8)
             if kind == _SE_C:
-                self._enc_complex(w, ref, val, path + "." + names[_u16(prods, p + 2)], depth + 1)
+                self._enc_complex(w, ref, val, path + "." + names[(prods[p + 2] | prods[p + 2 + 1] << 8)], depth + 1)
             elif kind == _SE_S:
-                self._enc_simple_elem(w, ref, val, names[_u16(prods, p + 2)])
+                self._enc_simple_elem(w, ref, val, names[(prods[p + 2] | prods[p + 2 + 1] << 8)])
             elif kind == _AT:
-                self._enc_value(w, ref, val, names[_u16(prods, p + 2)])
+                self._enc_value(w, ref, val, names[(prods[p + 2] | prods[p + 2 + 1] << 8)])
             else:   # _CH
                 self._enc_value(w, ref, d["value"], path)
                 used += 1
                 if pos is None:
                     pos = {}
                 pos["value"] = 1
-            state = _u16(prods, p + 6)
+            state = (prods[p + 6] | prods[p + 6 + 1] << 8)
             if prods[p + 1] & _F_COUNTER:
                 op, v, mx, alt = self.counters[pi]
                 cnt = v if op == 1 else cnt + 1
                 if cnt >= mx:
                     state = alt
+
+    def _is_empty(self, pi, v):
+        if v != "" and v != b"":
+            return False
+        dt = self.dtypes[_u16(self.prods, pi * 8 + 4)]
+        if dt[1]:
+            raise EXIError("value: empty, minLength is %d" % dt[1])
+        return dt[0] in (_DT_STR, _DT_HEX, _DT_B64)
 
     def state_prods(self, state):
         """(index of the first production, number of productions, event code width) of a state."""
