@@ -64,6 +64,9 @@ def run(args, stdin=None, stdout=None, stderr=None):
     if args.data != "-":
         try:
             stdout.write(_one(cmd, schema, args.data) + "\n")
+        except RecursionError:
+            stderr.write("v2xbox exi %s: input nested too deeply\n" % cmd)
+            return 1
         except (InputError, jsonform.EXIError) as e:
             stderr.write("v2xbox exi %s: %s\n" % (cmd, e))
             return 1
@@ -74,7 +77,7 @@ def run(args, stdin=None, stdout=None, stderr=None):
             out = _one(cmd, schema, line)
         except (InputError, jsonform.EXIError) as e:
             out = jsonform.dumps({"error": str(e)})
-        except RecursionError:
+        except RecursionError:   # json.loads on absurdly nested input
             out = jsonform.dumps({"error": "input nested too deeply"})
         stdout.write(out + "\n")
     stdout.flush()

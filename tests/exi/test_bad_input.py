@@ -133,3 +133,21 @@ def test_atheris_fuzz():
                        capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "Done 30000 runs" in p.stderr
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers(-(1 << 70), 1 << 70) | st.text(max_size=8) | st.binary(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["V2G_Message", "Header", "Body", "SessionID", "value", "Id", "x",
+                         "supportedAppProtocolReq", "AppProtocol", "DC_ChargeLoopReq"]), inner, max_size=4),
+    max_leaves=20)
+
+
+@SETTINGS
+@given(st.sampled_from(SCHEMAS), JSONISH)
+def test_encoding_garbage_raises_only_exierror(schema, msg):
+    try:
+        data = codec_for(schema).encode(msg)
+    except EXIError:
+        return
+    assert codec_for(schema).decode(data) is not None

@@ -376,8 +376,10 @@ class Codec:
                 self._enc_complex(w, ref, msg[name], name, 0)
         except EXIError:
             raise
-        except RecursionError:
-            raise EXIError("message nested too deeply")
+        except MemoryError:
+            raise EXIError("message needs too much memory")
+        except Exception as e:  # e.g. RuntimeError on recursion (MicroPython has no RecursionError)
+            raise EXIError("invalid message (%s: %s)" % (type(e).__name__, e))
         return w.getvalue()
 
     def _enc_simple_elem(self, w, dt, v, name):
