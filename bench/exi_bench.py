@@ -111,7 +111,7 @@ def micropython_currentdemand():
 
 
 def mpy_bytes():
-    from tests.exi.test_mpy import compile_all
+    from tools.exigen.mpysize import compile_all
 
     with tempfile.TemporaryDirectory() as d:
         return sum(compile_all(d).values())
