@@ -111,15 +111,19 @@ class BitWriter:
 
 class BitReader:
     def __init__(self, data):
-        self.data = data
-        self.pos = 0
         self.end = len(data) * 8
+        self.data = bytes(data) + b"\x00\x00"   # padding lets bits() read two bytes at once
+        self.pos = 0
 
     def bits(self, n):
         pos = self.pos
         if pos + n > self.end:
             raise EXIError("truncated EXI stream")
         data = self.data
+        if n <= 9:
+            i = pos >> 3
+            self.pos = pos + n
+            return (((data[i] << 8) | data[i + 1]) >> (16 - (pos & 7) - n)) & ((1 << n) - 1)
         v = 0
         while n:
             off = pos & 7
