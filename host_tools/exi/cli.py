@@ -23,7 +23,8 @@ def add_parser(subparsers):
     for name, what in (("decode", "HEX"), ("encode", "JSON")):
         q = sub.add_parser(name, help="%s %s (or - for one per line on stdin)" % (name, what))
         q.add_argument("--schema", required=True, choices=SCHEMA_CHOICES,
-                       help="app=SupportedAppProtocol, din, iso2, iso20=-20 CommonMessages, iso20dc=-20 DC")
+                       help="app=SupportedAppProtocol, din, iso2, iso20=-20 CommonMessages and DC "
+                            "(decoding tries CommonMessages first), iso20dc=-20 DC only")
         q.add_argument("data", metavar=what, help="%s, or - to read one per line from stdin" % what)
         q.set_defaults(func=run)
     return p

@@ -9,14 +9,26 @@ import json
 import firmware  # noqa: F401  (registers the micropython shim)
 from firmware.v2g.exi import SCHEMAS, EXIError, codec_for
 
-# ISO 15118-20 DC messages (DC_*) are global elements of the DC grammar only: encoding
-# with "iso20" picks that grammar for them. Decoding cannot tell the two grammars apart
-# from the bytes, so DC streams are decoded with "iso20dc" (V2GTP payload type 0x8004).
+# ISO 15118-20 DC messages (DC_*) are global elements of the DC grammar only, so "iso20"
+# covers both: encoding picks the grammar that has the root element; decoding tries the
+# CommonMessages grammar first and the DC grammar if that fails. The bytes do not say which
+# grammar made them (the V2GTP payload type does: 0x8002 / 0x8004), and in rare cases a
+# CommonMessages stream also decodes as DC (never seen the other way round), hence this order;
+# "iso20dc" forces the DC grammar.
 _FALLBACK = {"iso20": "iso20dc"}
 
 
 def decode(data, schema):
-    return codec_for(schema).decode(data, text_binary=True)
+    try:
+        return codec_for(schema).decode(data, text_binary=True)
+    except EXIError as first:
+        alt = _FALLBACK.get(schema)
+        if alt is None:
+            raise
+        try:
+            return codec_for(alt).decode(data, text_binary=True)
+        except EXIError:
+            raise first
 
 
 def encode(msg, schema):

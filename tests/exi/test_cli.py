@@ -70,6 +70,8 @@ def test_iso20_encode_picks_dc_grammar_for_dc_messages():
     assert rc == 0
     rc, out2, _ = run(["exi", "decode", "--schema", "iso20dc", out.strip()])
     assert json.loads(out2) == msg
+    rc, out3, _ = run(["exi", "decode", "--schema", "iso20", out.strip()])
+    assert rc == 0 and json.loads(out3) == msg
 
 
 def test_console_script_thousands_of_lines():
