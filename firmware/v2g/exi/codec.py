@@ -174,6 +174,11 @@ class Codec:
         self.roots = roots
         self.w = BitWriter()
         self.text_binary = False
+        # bits of an n-bit integer, enumeration or boolean value, per datatype (0 for other kinds)
+        dtw = []
+        for kind, lo, hi, _ex in self.dtypes:
+            dtw.append(_bitlen(hi - lo) if kind == _DT_NBIT or kind == _DT_ENUM else 1 if kind == _DT_BOOL else 0)
+        self.dtw = dtw
 
     # ------------------------------------------------------------------ decode
     def decode(self, data, text_binary=False):
@@ -208,6 +213,11 @@ class Codec:
             raise EXIError("EXI stream needs too much memory")
         except Exception as e:  # any internal slip on bad input is still a decode error
             raise EXIError("malformed EXI stream (%s)" % type(e).__name__)
+
+    def _dec_simple_slow(self, r, dt, v, w):
+        """Fast path did not apply (escape or trailing event not EE): redo it bit by bit."""
+        r.pos -= w + 2
+        return self._dec_simple_elem(r, dt)
 
     def _dec_simple_elem(self, r, dt):
         if r.bits(1):
@@ -248,7 +258,28 @@ class Codec:
             if kind == _SE_C:
                 val = self._dec_complex(r, ref, depth + 1)
             elif kind == _SE_S:
-                val = self._dec_simple_elem(r, ref)
+                kind = self.dtypes[ref][0]
+                if kind == _DT_NBIT or kind == _DT_ENUM or kind == _DT_BOOL:
+                    # CH (code 0), the value and EE (code 0) in one read
+                    w = self.dtw[ref]
+                    v = r.bits(w + 2)
+                    if v & 1 or v >> (w + 1):
+                        val = self._dec_simple_slow(r, ref, v, w)
+                    else:
+                        v >>= 1
+                        if kind == _DT_NBIT:
+                            val = self.dtypes[ref][1] + v
+                            if val > self.dtypes[ref][2]:
+                                raise EXIError("integer out of range")
+                        elif kind == _DT_ENUM:
+                            vals = self.enums[self.dtypes[ref][3]]
+                            if v >= len(vals):
+                                raise EXIError("enumeration index out of range")
+                            val = vals[v]
+                        else:
+                            val = v == 1
+                else:
+                    val = self._dec_simple_elem(r, ref)
             elif kind == _AT:
                 val = self._dec_value(r, ref)
             elif kind == _CH:
@@ -387,6 +418,20 @@ class Codec:
         return w.getvalue()
 
     def _enc_simple_elem(self, w, dt, v, name):
+        kind, lo, hi, ex = self.dtypes[dt]
+        if kind == _DT_NBIT:
+            if isinstance(v, int) and v is not True and v is not False and lo <= v <= hi:
+                w.bits((v - lo) << 1, self.dtw[dt] + 2)   # CH (0), value, EE (0)
+                return
+        elif kind == _DT_ENUM:
+            vals = self.enums[ex]
+            if v in vals:
+                w.bits(vals.index(v) << 1, self.dtw[dt] + 2)
+                return
+        elif kind == _DT_BOOL:
+            if v is True or v is False:
+                w.bits(2 if v else 0, 3)
+                return
         if (v == "" or v == b"") and self.dtypes[dt][0] in (_DT_STR, _DT_HEX, _DT_B64):
             lo = self.dtypes[dt][1]
             if lo:
