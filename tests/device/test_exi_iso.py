@@ -65,3 +65,23 @@ def test_unknown_root_and_fields_are_rejected():
         except EXIError:
             continue
         raise AssertionError(bad)
+
+
+def test_empty_list_is_an_absent_repeated_element():
+    app = codec_for("app")
+    res = {"supportedAppProtocolReq": {"AppProtocol": [
+        {"ProtocolNamespace": "urn:din:70121:2012:MsgDef", "VersionNumberMajor": 2,
+         "VersionNumberMinor": 0, "SchemaID": 1, "Priority": 1}]}}
+    assert app.decode(app.encode(res)) == res
+    try:
+        app.encode({"supportedAppProtocolReq": {"AppProtocol": []}})
+    except EXIError:
+        pass
+    else:
+        raise AssertionError("empty list accepted for a required element")
+    too_many = {"supportedAppProtocolReq": {"AppProtocol": res["supportedAppProtocolReq"]["AppProtocol"] * 21}}
+    try:
+        app.encode(too_many)
+    except EXIError:
+        return
+    raise AssertionError("21 AppProtocol entries accepted (maxOccurs 20)")

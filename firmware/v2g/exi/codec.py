@@ -519,8 +519,12 @@ class Codec:
                 if used != len(d):
                     for k in d:
                         if pos is None or k not in pos:
+                            if d[k] == []:
+                                continue    # an empty list is an absent repeated element
                             raise EXIError("%s: unexpected field %r" % (path, k))
-                    raise EXIError("%s: too many items or fields out of order" % path)
+                        v = d[k]
+                        if isinstance(v, list) and pos[k] < len(v):
+                            raise EXIError("%s: too many %s items or items out of order" % (path, k))
                 return
             w.bits(chosen, width)
             pi = first + chosen
