@@ -627,6 +627,8 @@ class Codec:
         if lo is not None and v < lo or hi is not None and v > hi:
             raise EXIError("%s: %d outside %s..%s" % (name, v, lo, hi))
         if kind == _DT_NBIT:
+            if lo is None or hi is None:  # n-bit integers are bounded by construction
+                raise EXIError("%s: n-bit integer without bounds in the grammar" % name)
             w.bits(v - lo, _bitlen(hi - lo))
         elif kind == _DT_UINT:
             w.uint(v)
