@@ -35,7 +35,7 @@ FAULTS = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "loop_st
 
 class Plant:
     def __init__(self, pack_v=400.0, soc=80, car_max_i=25.0, car_max_p=11000.0,
-                 car_min_v=300.0, car_max_v=450.0, load_w=3000.0):
+                 car_min_v=300.0, car_max_v=450.0, load_w=3000.0, car_closes_early=False):
         self.clock = SimClock()
         self.hal = make_sim_hal(self.clock)
         self.app = A.SafetyApp(self.hal)
@@ -48,6 +48,11 @@ class Plant:
         self.car_min_v = car_min_v
         self.car_max_v = car_max_v
         self.car_closed = False
+        # CHAdeMO-like: the car closes its contactors at 0 V right after the
+        # handshake, so the box must bring its own link up to the pack
+        self.car_closes_early = car_closes_early
+        self.tx_max_i = -1.0     # limits as last sent over the vehicle link
+        self.tx_max_p = -1.0
         self.plugged = False
         self.proto_on = False
         self.proto_t0 = -1
@@ -83,6 +88,7 @@ class Plant:
         self.closes = []         # (t, |v_inlet - v_link| at the closing command)
         self.fault_onset = -1
         self._prev_k = 0
+        self._emerg = 0
 
     # ------------------------------------------------------------ user / car inputs
     def plug(self, on=True):
@@ -101,6 +107,7 @@ class Plant:
             self.estop = True
             self._write_inputs()
             self.app.estop_irq(now)          # the pin's falling-edge interrupt
+            self._edges(now)
         elif fault == "isolation":
             self.iso_bad = True
         elif fault == "over_temp":
@@ -161,16 +168,20 @@ class Plant:
             self._protocol_actions(now, acts)
         if now % L.MONITOR_PERIOD_MS == 5:
             app.monitor(now)
+        self._edges(now)
+        if self.hal.wdt.expired():
+            self._reboot()
+        self.clock.advance(1)
+
+    def _edges(self, now):
         k = self.out("K_DC_POS")
         if k != self._prev_k:
             if k:
                 self.closes.append((now, abs(self.v_inlet - self.v_link)))
             else:
-                self.opens.append((now, abs(self.i), app.sup.emergency_opens))
+                self.opens.append((now, abs(self.i), self.app.sup.emergency_opens, self._emerg))
             self._prev_k = k
-        if self.hal.wdt.expired():
-            self._reboot()
-        self.clock.advance(1)
+        self._emerg = self.app.sup.emergency_opens
 
     def _reboot(self):
         # an MCU reset drives every output pin low; the firmware starts afresh
@@ -180,6 +191,7 @@ class Plant:
         self.reboots += 1
         self.app = A.SafetyApp(self.hal, A.RESET_WATCHDOG)
         self._prev_k = 0
+        self._emerg = 0
         self.proto_on = False
         self.hs_done = False
         self.stop_t0 = self.clock.now_ms()
@@ -218,8 +230,9 @@ class Plant:
         path = self.kp and self.kn
         # the car: closes during PreCharge when the inlet matches, opens after a stop
         st = self.app.session.state
-        if not self.car_closed and self.proto_on and self.hs_done and st == T.PRECHARGE \
-                and abs(self.v_inlet - self.pack_v) < L.V_MATCH_MAX_V:
+        if not self.car_closed and self.proto_on and self.hs_done and (
+                self.car_closes_early or (
+                    st == T.PRECHARGE and abs(self.v_inlet - self.pack_v) < L.V_MATCH_MAX_V)):
             self.car_closed = True
         if self.car_closed and ((self.stop_t0 >= 0 and now - self.stop_t0 >= CAR_OPEN_AFTER_STOP_MS)
                                 or not self.plugged):
@@ -314,8 +327,8 @@ class Plant:
         if self.proto_on and not self.link_dead and now % VEH_MSG_PERIOD_MS == 0:
             m.veh_seen_ms = now
         if self.proto_on and self.hs_done and not self.link_dead:
-            m.veh_max_i = self.car_max_i
-            m.veh_max_p = self.car_max_p
+            m.veh_max_i = self.tx_max_i = self.car_max_i
+            m.veh_max_p = self.tx_max_p = self.car_max_p
             m.veh_min_v = self.car_min_v
             m.veh_max_v = self.car_max_v
             m.veh_target_v = self.pack_v

@@ -14,7 +14,7 @@ F_PS_LINK = const(4)          # no power-stage status on the internal CAN within
 F_LOOP_STALL = const(5)       # main loop stalled (timer monitor) or watchdog reset
 F_BACKFEED = const(6)         # voltage/power from another source on the AC output
 F_RCD = const(7)              # RCD tripped / not armed
-F_OVER_CURRENT = const(8)     # current above the granted limit + margin
+F_OVER_CURRENT = const(8)     # current above the granted limit + margin (power stage not regulating)
 F_SHORT = const(9)            # current above the fuse rating
 F_SOC_FLOOR = const(10)       # car SoC at/below the floor (normal end, not a failure)
 F_MIN_VOLTAGE = const(11)     # pack voltage at/below the car's minimum (normal end)
@@ -49,7 +49,7 @@ FAULTS = (
     ("loop_stall", R_CUT, 1, C_AUTO, 0),
     ("backfeed", R_STOP, 1, C_AUTO, 0),
     ("rcd", R_STOP, 1, C_AUTO, 0),
-    ("over_current", R_STOP, 1, C_AUTO, 0),
+    ("over_current", R_CUT, 1, C_AUTO, 0),
     ("short", R_TRIP, 1, C_AUTO, 0),
     ("soc_floor", R_STOP, 0, C_UNPLUG, 1),
     ("min_voltage", R_STOP, 0, C_UNPLUG, 1),

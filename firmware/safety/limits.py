@@ -33,6 +33,10 @@ BOX_MAX_POWER_W = const(7200)      # (team) 240 V x 30 A V2V target (inverter-an
 # OC_TIME_MS is an over-current stop; above the fuse rating it is a trip.
 OC_MARGIN_A = const(3)             # (team) sensor + regulation tolerance
 OC_TIME_MS = const(100)            # (team) the ">= 200 % for 100 ms" rung of the overload ladder (inverter-and-v2l-targets.md §2)
+# Contract with the power stage (team): it follows a lower current limit at
+# no less than this slew rate. Over-current is judged against the granted
+# limit decayed at this rate, so a legitimate ramp-down is not a fault.
+PS_RAMP_A_PER_S = const(100)
 
 # ---------------------------------------------------------------- temperature (team)
 T_DERATE_C = const(70)             # derating starts (linear to zero at T_STOP_C)

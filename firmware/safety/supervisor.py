@@ -126,12 +126,15 @@ class Supervisor:
         self._intent = 0
         self._link_rise = -1         # when I_LINK was raised
         self._oc_t0 = -1
+        self._oc_ref = 0.0
+        self._prev_ms = 0
         self._bf_t0 = -1
         self._dead_t0 = -1           # since when the AC output reads dead
         self._aux_bad_t0 = -1
         self._weld_t0 = -1
         self._weld_ok = False
         self.last_step_ms = -1
+        self._boot_ms = -1
         self._stall_cut_ms = -1      # monitor: when it cut the power stage
         self.ceiling_a = 0.0         # last computed current ceiling (for tests/docs)
 
@@ -148,6 +151,8 @@ class Supervisor:
     # ------------------------------------------------------------ main step
     def step(self, now, m, intent):
         self.m = m
+        if self._boot_ms < 0:
+            self._boot_ms = now
         self.last_step_ms = now
         self._stall_cut_ms = -1
         if intent & I_LINK and not self._intent & I_LINK:
@@ -162,6 +167,7 @@ class Supervisor:
         prev_bond = c.npe_bond
         before = self.faults
         self.faults |= self._detect(now, m, intent)
+        self._prev_ms = now
         r = fl.reaction_of(self.faults)
         emergency = self._drive(now, m, intent, r)
         v = invariants.check(self, m, prev_k, prev_ac, prev_bond, emergency)
@@ -196,8 +202,9 @@ class Supervisor:
                 now - m.veh_seen_ms > L.VEHICLE_LINK_TIMEOUT_MS:
             f |= 1 << fl.F_VEHICLE_LINK
         # the power stage reports continuously while the box is powered
-        if (m.ps_seen_ms < 0 and intent & I_POWER_STAGE) or \
-                (m.ps_seen_ms >= 0 and now - m.ps_seen_ms > L.PS_LINK_TIMEOUT_MS):
+        # (from boot: a stage that never reported counts as lost)
+        seen = m.ps_seen_ms if m.ps_seen_ms >= 0 else self._boot_ms
+        if now - seen > L.PS_LINK_TIMEOUT_MS:
             f |= 1 << fl.F_PS_LINK
         if m.ps_fault:
             f |= 1 << fl.F_PS_FAULT
@@ -217,16 +224,20 @@ class Supervisor:
         if k:
             if m.i_dc > L.FUSE_RATING_A:
                 f |= 1 << fl.F_SHORT
-            ref = m.veh_max_i if m.veh_max_i < L.CABLE_RATING_A else L.CABLE_RATING_A
-            if ref < 0:
-                ref = 0
-            if m.i_dc > ref + L.OC_MARGIN_A:
+            # the granted limit, allowed to fall no faster than the power stage can follow
+            dec = self._oc_ref - L.PS_RAMP_A_PER_S * (now - self._prev_ms) / 1000
+            ref = c.i_limit_a
+            self._oc_ref = ref if ref > dec else dec
+            if m.i_dc > self._oc_ref + L.OC_MARGIN_A:
                 if self._oc_t0 < 0:
                     self._oc_t0 = now
                 elif now - self._oc_t0 >= L.OC_TIME_MS:
                     f |= 1 << fl.F_OVER_CURRENT
             else:
                 self._oc_t0 = -1
+        else:
+            self._oc_ref = 0.0
+            self._oc_t0 = -1
         if intent & I_LINK and 0 <= m.veh_soc <= self.soc_floor_pct:
             f |= 1 << fl.F_SOC_FLOOR
         if (k or intent & I_CONTACTORS) and m.veh_closed and m.veh_min_v > 0 and \
@@ -458,7 +469,7 @@ class Supervisor:
         if bit == fl.F_BACKFEED:
             return m.v_ac >= L.BACKFEED_V_RMS
         if bit == fl.F_PS_LINK:
-            return m.ps_seen_ms < 0 or now - m.ps_seen_ms > L.PS_LINK_TIMEOUT_MS
+            return now - (m.ps_seen_ms if m.ps_seen_ms >= 0 else self._boot_ms) > L.PS_LINK_TIMEOUT_MS
         if bit == fl.F_PS_FAULT:
             return m.ps_fault
         if bit == fl.F_ISOLATION:

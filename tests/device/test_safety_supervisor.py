@@ -243,3 +243,24 @@ def test_invariant_guard_locks_out_on_violation():
     st = sup.step(0, m, S.I_CONTACTORS)
     assert st & S.S_LOCKOUT and sup.cmd.safe()
     assert sup.faults & (1 << fl.F_INVARIANT)
+
+
+def test_over_current_cuts_but_a_limit_drop_is_not_one():
+    sup = S.Supervisor()
+    m = _meas()
+    t = _closed(sup, m)
+    m.i_dc = sup.cmd.i_limit_a            # 18 A, following the limit
+    m.veh_max_i = 5.0                     # the car lowers its limit abruptly
+    for k in range(1, 20):                # the stage ramps down at 100 A/s
+        m.i_dc = max(5.0, 18.0 - 1.0 * k)
+        m.ps_seen_ms = m.veh_seen_ms = t + 10 * k
+        sup.step(t + 10 * k, m, _RUN)
+    assert not sup.faults
+    t += 190
+    m.i_dc = 5.0 + L.OC_MARGIN_A + 1.0    # the stage overshoots
+    for k in range(1, 13):
+        m.ps_seen_ms = m.veh_seen_ms = t + 10 * k
+        sup.step(t + 10 * k, m, _RUN)
+    assert sup.faults & (1 << fl.F_OVER_CURRENT)
+    assert sup.cmd.ps_enable == 0          # hardware cut, contactors wait for low current
+    assert sup.cmd.k_pos == 1
