@@ -111,8 +111,11 @@ class DtcStore:
             self.entries[v[0]] = v[1:]
         elif typ == _T_CLEAR:
             self.entries = {}
-        elif typ == _T_CYCLE and len(payload) == 4:
-            self.cycle = struct.unpack("<I", payload)[0]
+        elif typ == _T_CYCLE and len(payload) >= 4 and (len(payload) - 4) % ENTRY_SIZE == 0:
+            self.cycle = struct.unpack_from("<I", payload, 0)[0]
+            for off in range(4, len(payload), ENTRY_SIZE):
+                v = list(struct.unpack(_FMT, payload[off:off + ENTRY_SIZE]))
+                self.entries[v[0]] = v[1:]
 
     def _pack(self, dtc):
         e = self.entries[dtc]
@@ -190,10 +193,12 @@ class DtcStore:
             e[0] = st
             if st != old or e[2]:
                 changed.append(dtc)
-        self.writes += 1
-        self.j.append(_T_CYCLE, struct.pack("<I", self.cycle), self._snapshot)
+        # one record carries the cycle and every changed entry: atomic on flash
+        rec = struct.pack("<I", self.cycle)
         for dtc in sorted(changed):
-            self._save(dtc)
+            rec += self._pack(dtc)
+        self.writes += 1
+        self.j.append(_T_CYCLE, rec, self._snapshot)
 
     def clear(self):
         """ClearDiagnosticInformation (group 0xFFFFFF)."""
