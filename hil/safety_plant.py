@@ -55,6 +55,7 @@ class Plant:
         self.tx_max_p = -1.0
         self.plugged = False
         self.proto_on = False
+        self.link_up = False
         self.proto_t0 = -1
         self.stop_t0 = -1
         self.hs_done = False
@@ -87,12 +88,17 @@ class Plant:
         self.opens = []          # (t, |i| at the opening command, emergency count after)
         self.closes = []         # (t, |v_inlet - v_link| at the closing command)
         self.fault_onset = -1
+        self.injected = None
+        self._env = 0.0
         self._prev_k = 0
         self._emerg = 0
 
     # ------------------------------------------------------------ user / car inputs
     def plug(self, on=True):
         self.plugged = on
+        if not on:
+            self.link_up = False
+            self.hs_done = False
 
     def start(self):
         self.app.session.post(T.EV_START)
@@ -103,6 +109,7 @@ class Plant:
     def inject(self, fault):
         now = self.clock.now_ms()
         self.fault_onset = now
+        self.injected = fault
         if fault == "estop":
             self.estop = True
             self._write_inputs()
@@ -125,13 +132,17 @@ class Plant:
         elif fault == "rcd":
             self.rcd_trip = True
         elif fault == "over_current":
-            self.oc_offset = 10.0
+            self.oc_offset = 25.0
+            self.fault_onset = -1            # onset when the excess current flows
         elif fault == "short":
             self.short = True
+            self.fault_onset = -1            # onset when short-circuit current flows
         elif fault == "soc_floor":
             self.soc = self.app.sup.soc_floor_pct
         elif fault == "min_voltage":
             self.pack_v = self.car_min_v + L.V_MIN_MARGIN_V / 2
+            if not self.car_closed:
+                self.fault_onset = -1        # onset when the pack shows on the inlet
         elif fault == "welded":
             self.welded = True
             self.kp = True
@@ -193,6 +204,7 @@ class Plant:
         self._prev_k = 0
         self._emerg = 0
         self.proto_on = False
+        self.link_up = False
         self.hs_done = False
         self.stop_t0 = self.clock.now_ms()
 
@@ -201,6 +213,7 @@ class Plant:
         s.set_plugged(self.plugged)
         if acts & T.A_PROTO_START:
             self.proto_on = True
+            self.link_up = True          # the car keeps talking until the session ends
             self.proto_t0 = now
             self.hs_done = False
             self.stop_t0 = -1
@@ -276,6 +289,13 @@ class Plant:
                     self.v_inlet = self.v_link          # diode-coupled source output
                 else:
                     self.v_inlet *= 0.99                # inlet bleeder, tau ~100 ms
+        # what the stage may legitimately carry: the limit, falling no faster than 100 A/s
+        self._env = max(cmd.i_limit_a, self._env - PS_RAMP_A_PER_MS)
+        if self.fault_onset < 0 and self.injected is not None:
+            f = self.injected
+            if (f == "short" and self.i >= 60.0) or (f == "min_voltage" and self.car_closed) or (
+                    f == "over_current" and self.i > self._env + L.OC_MARGIN_A):
+                self.fault_onset = now
         if self.heating:
             self.temp += 0.04
             if self.fault_onset < 0 and self.temp >= L.T_STOP_C:
@@ -324,9 +344,10 @@ class Plant:
             m.ps_ready = self.ps_on_t >= 0 and now - self.ps_on_t >= PS_SOFT_START_MS
             m.ps_fault = False
         m.iso_ohm = (50000 if self.iso_bad else 2000000) if self.plugged else -1
-        if self.proto_on and not self.link_dead and now % VEH_MSG_PERIOD_MS == 0:
+        talking = self.link_up and self.plugged and not self.link_dead
+        if talking and now % VEH_MSG_PERIOD_MS == 0:
             m.veh_seen_ms = now
-        if self.proto_on and self.hs_done and not self.link_dead:
+        if talking and self.hs_done:
             m.veh_max_i = self.tx_max_i = self.car_max_i
             m.veh_max_p = self.tx_max_p = self.car_max_p
             m.veh_min_v = self.car_min_v
@@ -334,7 +355,7 @@ class Plant:
             m.veh_target_v = self.pack_v
             m.veh_soc = int(self.soc)
             m.veh_closed = self.car_closed
-        elif not self.proto_on:
+        elif not self.link_up:
             m.veh_closed = self.car_closed
             m.veh_soc = -1
 

@@ -44,16 +44,20 @@ def current_ceiling(m, max_power_w, derate):
                min(m.veh_max_p, max_power_w, L.BOX_MAX_POWER_W) / m.v_inlet) * derate
 
 
-def check(sup, m, prev_k, prev_ac, prev_bond, emergency):
+def check(sup, m, prev_k, prev_ac, prev_bond, opened):
     """Return OK or the first violated invariant for the commands in sup.cmd
-    (prev_* are the commands of the previous step)."""
+    (prev_* are the commands of the previous step; `opened` is how the
+    supervisor opened contactors this step: 0, 1 emergency, 2 after a cut)."""
     c = sup.cmd
     if c.k_pos != c.k_neg:
         return V_SEQUENCE
     if c.k_pos and not prev_k and _abs(m.v_inlet - m.v_link) > L.V_MATCH_MAX_V:
         return V_CLOSE_MISMATCH
-    if prev_k and not c.k_pos and _abs(m.i_dc) > L.I_BREAK_MAX_A and not emergency:
-        return V_OPEN_UNDER_LOAD
+    if prev_k and not c.k_pos and _abs(m.i_dc) > L.I_BREAK_MAX_A:
+        # allowed only as a logged emergency, or after a hardware cut of a
+        # power stage whose current reading was lost with its link
+        if not (opened == 1 or (opened == 2 and sup.faults & (1 << fl.F_PS_LINK) and not c.ps_enable)):
+            return V_OPEN_UNDER_LOAD
     if c.i_limit_a > 0:
         if c.i_limit_a > current_ceiling(m, sup.max_power_w, sup.derate) + 1e-3:
             return V_CURRENT_LIMIT

@@ -54,6 +54,10 @@ MODE_V2H = const(2)
 MODE_NAMES = ("V2L", "V2V", "V2H")
 BOND_REQUIRED = (1, 1, 0)
 
+# how contactors were opened in a step (for the invariant check)
+OPEN_EMERGENCY = const(1)
+OPEN_AFTER_CUT = const(2)
+
 # A contactor's auxiliary contact must agree with the command within this
 # (team: pull-in/drop-out of a 500 V DC contactor is a few tens of ms).
 AUX_AGREE_MS = const(100)
@@ -122,6 +126,7 @@ class Supervisor:
         self.max_power_w = max_power_w
         self.mode = mode
         self._k = False              # contactors commanded closed
+        self._cut_t0 = -1            # since when PS_ENABLE is low with contactors closed
         self._open_t0 = -1           # first time an open was wanted while current > 2 A
         self._intent = 0
         self._link_rise = -1         # when I_LINK was raised
@@ -169,8 +174,8 @@ class Supervisor:
         self.faults |= self._detect(now, m, intent)
         self._prev_ms = now
         r = fl.reaction_of(self.faults)
-        emergency = self._drive(now, m, intent, r)
-        v = invariants.check(self, m, prev_k, prev_ac, prev_bond, emergency)
+        opened = self._drive(now, m, intent, r)
+        v = invariants.check(self, m, prev_k, prev_ac, prev_bond, opened)
         if v:
             self.invariant_violation = v
             self.faults |= 1 << fl.F_INVARIANT
@@ -219,7 +224,7 @@ class Supervisor:
                 f |= 1 << fl.F_BACKFEED
         else:
             self._bf_t0 = -1
-        if not m.rcd_ok and (intent or c.ac_relay):
+        if not m.rcd_ok:               # the output may only ever start with the RCD armed
             f |= 1 << fl.F_RCD
         if k:
             if m.i_dc > L.FUSE_RATING_A:
@@ -287,30 +292,43 @@ class Supervisor:
         return a * self.derate
 
     def _drive(self, now, m, intent, r):
-        """Compute the commands. Returns True if contactors were opened as an
-        emergency (current above I_BREAK_MAX_A)."""
+        """Compute the commands. Returns how contactors were opened this step:
+        OPEN_EMERGENCY (current above I_BREAK_MAX_A), OPEN_AFTER_CUT (no
+        current reading; power stage disabled for PS_CUT_SETTLE_MS) or 0."""
         c = self.cmd
-        emergency = False
+        opened = 0
         i_abs = m.i_dc if m.i_dc >= 0 else -m.i_dc
         want = bool(intent & I_CONTACTORS) and r == fl.R_NONE
         if self._k:
             if r >= fl.R_TRIP:
-                emergency = self._open(i_abs)
+                if self._open(i_abs):
+                    opened = OPEN_EMERGENCY
             elif not want:
+                # With the power-stage link lost there is no current reading:
+                # a stage whose enable line has been low for PS_CUT_SETTLE_MS
+                # has stopped switching (hardware), so that counts as low.
+                cut_done = (self._cut_t0 >= 0 and now - self._cut_t0 >= L.PS_CUT_SETTLE_MS
+                            and self.faults & (1 << fl.F_PS_LINK))
                 if i_abs <= L.I_BREAK_MAX_A:
                     self._open(i_abs)
+                elif cut_done:
+                    self._open(0.0)
+                    opened = OPEN_AFTER_CUT
                 else:
                     if self._open_t0 < 0:
                         self._open_t0 = now
                     if now - self._open_t0 >= L.RAMP_DOWN_TIMEOUT_MS:
                         self.faults |= 1 << fl.F_RAMP_TIMEOUT
                         r = fl.R_TRIP
-                        emergency = self._open(i_abs)
+                        if self._open(i_abs):
+                            opened = OPEN_EMERGENCY
             else:
                 self._open_t0 = -1
         elif want:
             dv = m.v_inlet - m.v_link
-            if -L.V_MATCH_MAX_V <= dv <= L.V_MATCH_MAX_V:
+            # both mirror contacts must read open before closing (a welded
+            # contact shows here before it can be closed onto)
+            if -L.V_MATCH_MAX_V <= dv <= L.V_MATCH_MAX_V and not (m.aux_pos or m.aux_neg):
                 self._k = True
                 self._open_t0 = -1
         k = self._k
@@ -329,6 +347,10 @@ class Supervisor:
             c.pre_target_v = 0.0
         c.dc_discharge = 1 if (not k and not c.k_pre and (intent & I_DISCHARGE or r >= fl.R_STOP)) else 0
         c.ps_enable = 1 if (k and intent & I_POWER_STAGE and r < fl.R_CUT) else 0
+        if c.ps_enable or not k:
+            self._cut_t0 = -1
+        elif self._cut_t0 < 0:
+            self._cut_t0 = now
         if k and c.ps_enable and intent & I_CURRENT and r == fl.R_NONE:
             a = self.ceiling(m)
             c.i_limit_a = a
@@ -356,7 +378,7 @@ class Supervisor:
             c.npe_bond = need_bond   # the bond only moves while the output is dead
             if ac_ok and self._dead_t0 >= 0 and now - self._dead_t0 >= L.BACKFEED_CLEAR_MS:
                 c.ac_relay = 1
-        return emergency
+        return opened
 
     def _open(self, i_abs):
         self._k = False

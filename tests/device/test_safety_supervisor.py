@@ -54,8 +54,11 @@ def test_no_open_above_2_a_without_trip_then_escalates():
     sup.step(t + 10, m, S.I_LINK)            # session asks to open under load
     assert sup.cmd.k_pos == 1                 # vetoed: ramp first
     assert sup.cmd.i_limit_a == 0
-    sup.step(t + 10 + L.RAMP_DOWN_TIMEOUT_MS - 10, m, S.I_LINK)
-    assert sup.cmd.k_pos == 1
+    for now in range(t + 20, t + 10 + L.RAMP_DOWN_TIMEOUT_MS, 10):
+        m.ps_seen_ms = m.veh_seen_ms = now
+        sup.step(now, m, S.I_LINK)
+        assert sup.cmd.k_pos == 1
+    m.ps_seen_ms = m.veh_seen_ms = t + 10 + L.RAMP_DOWN_TIMEOUT_MS
     sup.step(t + 10 + L.RAMP_DOWN_TIMEOUT_MS, m, S.I_LINK)
     assert sup.cmd.k_pos == 0                 # escalated: emergency trip, counted
     assert sup.emergency_opens == 1
@@ -225,7 +228,7 @@ def test_invariant_checker_catches_forged_commands():
     m.i_dc = 10.0
     sup.cmd.k_pos = sup.cmd.k_neg = 0
     assert inv.check(sup, m, 1, 0, 0, False) == inv.V_OPEN_UNDER_LOAD
-    assert inv.check(sup, m, 1, 0, 0, True) == inv.OK
+    assert inv.check(sup, m, 1, 0, 0, 1) == inv.OK
     sup.cmd.k_pos = sup.cmd.k_neg = sup.cmd.ps_enable = 1
     sup.cmd.i_limit_a = 30.0
     assert inv.check(sup, m, 1, 0, 0, False) == inv.V_CURRENT_LIMIT
@@ -233,6 +236,24 @@ def test_invariant_checker_catches_forged_commands():
     sup.cmd.ac_relay = 1
     sup.cmd.npe_bond = 0
     assert inv.check(sup, m, 1, 1, 0, False) == inv.V_AC_CONDITIONS
+
+
+def test_lost_power_stage_link_opens_after_the_cut_settles():
+    sup = S.Supervisor()
+    m = _meas()
+    t = _closed(sup, m)
+    m.i_dc = 15.0                       # last reading before the link died
+    last = m.ps_seen_ms
+    now = t
+    while sup.cmd.k_pos:
+        now += 10
+        m.veh_seen_ms = now
+        sup.step(now, m, S.I_LINK | S.I_CONTACTORS | S.I_POWER_STAGE | S.I_CURRENT | S.I_AC)
+        if sup.faults:
+            assert sup.cmd.ps_enable == 0
+        assert now < last + 1000
+    assert now <= last + L.PS_LINK_TIMEOUT_MS + 10 + L.PS_CUT_SETTLE_MS + 10
+    assert sup.emergency_opens == 0 and not sup.faults & (1 << fl.F_INVARIANT)
 
 
 def test_invariant_guard_locks_out_on_violation():
