@@ -52,8 +52,10 @@ EXPECTED = {
     "estop": _spec(REF, a=(PRE + CLOSED, TRIP)),
     # IMD readings count from the cable check until the contactors are open again
     "isolation": _spec(IGN, a=((T.HANDSHAKE,), REF), b=(PRE + CLOSED, STOP)),
-    # derate above 70 degC, stop at 90 degC; a hot box never starts
-    "over_temp": _spec(REF, a=(PRE + CLOSED, STOP)),
+    # derate above 70 degC, stop at 90 degC; a hot box never starts. Injected
+    # as 80 degC rising 40 degC/s: in Stopping the ordinary stop has finished
+    # before 90 degC is reached, so the fault then only blocks a restart.
+    "over_temp": _spec(REF, a=(PRE + CLOSED[:3], STOP)),
     # the vehicle link is watched once it has been up in the session, until
     # the stop ramp ends. Handshake: injected before the car's first message,
     # so the handshake timeout (60 s) applies instead; Stopping: the ramp ends
@@ -182,7 +184,16 @@ def run_cell(snap, fault):
     safe_at = t0 if not _energised(p) else -1
     new_energy = False
     prev = {r: p.out(r) for r in _ENERGISING}
+    # faults whose onset comes later (temperature crossing, excess current)
+    # are judged by what was energised at their onset
+    energised_at_onset = energised0 if p.fault_onset >= 0 else None
     for _ in range(OBS_MS):
+        if energised_at_onset is None and p.fault_onset >= 0:
+            energised_at_onset = p.onset_energised     # sampled by the plant at the onset ms
+            if energised_at_onset and not _energised(p):
+                safe_at = p.fault_onset                # made safe in the onset ms itself
+            elif not energised_at_onset:
+                safe_at = p.fault_onset
         p.step()
         now = p.clock.now_ms()
         if safe_at < 0 and not _energised(p):
@@ -201,21 +212,21 @@ def run_cell(snap, fault):
         got = LOCK
     elif not latched:
         got = IGN
-    elif not energised0:
+    elif not energised_at_onset:
         got = REF
     else:
         r = fl.reaction_of(new_bits)
         got = {fl.R_STOP: STOP, fl.R_CUT: CUT, fl.R_TRIP: TRIP, fl.R_LOCKOUT: LOCK}.get(r, IGN)
     onset = p.fault_onset if p.fault_onset >= 0 else t0
     reaction = None
-    if got != IGN and energised0:
+    if got != IGN and energised_at_onset:
         reaction = (safe_at - onset) if safe_at >= 0 else None
     problems = []
     want = EXPECTED[fault][state0]
     if got != want:
         problems.append("expected %s" % want)
     if got != IGN:
-        if reaction is None and energised0:
+        if reaction is None and energised_at_onset:
             problems.append("safe state not reached")
         elif reaction is not None and fault != "welded" and reaction > BOUND_MS[fault]:
             problems.append("%d ms > bound %d ms" % (reaction, BOUND_MS[fault]))
@@ -264,3 +275,13 @@ def run_matrix():
         "estop_reaction_ms": max(estop) if estop else 0,
         "estop_polled_ms": estop_polled_ms(snaps),
     }
+
+
+_CACHE = []
+
+
+def cached_matrix():
+    """The matrix result, computed once per process (tests, docs, bench share it)."""
+    if not _CACHE:
+        _CACHE.append(run_matrix())
+    return _CACHE[0]

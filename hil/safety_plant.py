@@ -89,6 +89,7 @@ class Plant:
         self.closes = []         # (t, |v_inlet - v_link| at the closing command)
         self.fault_onset = -1
         self.injected = None
+        self.onset_energised = False
         self._env = 0.0
         self._prev_k = 0
         self._emerg = 0
@@ -296,10 +297,12 @@ class Plant:
             if (f == "short" and self.i >= 60.0) or (f == "min_voltage" and self.car_closed) or (
                     f == "over_current" and self.i > self._env + L.OC_MARGIN_A):
                 self.fault_onset = now
+                self.onset_energised = self._energised()
         if self.heating:
             self.temp += 0.04
             if self.fault_onset < 0 and self.temp >= L.T_STOP_C:
                 self.fault_onset = now
+                self.onset_energised = self._energised()
         # AC output
         if relay and self.backfeed_v > 0:
             self.v_ac = self.backfeed_v
@@ -310,6 +313,10 @@ class Plant:
         else:
             self.v_ac = self.backfeed_v
             self.p_ac = 0.0
+
+    def _energised(self):
+        g = self.hal.gpio
+        return any(g[r].level for r in ("K_DC_POS", "K_DC_NEG", "K_PRECHARGE", "PS_ENABLE", "AC_OUT_RELAY"))
 
     @staticmethod
     def _toward(v, tgt, src, discharge):
