@@ -51,7 +51,11 @@ def _sweep(make, ops, apply, state, sector=256):
         apply(o, op)
         expected.append(state(o))
     total = f.bytes_written - start
-    assert total > 0
+    if total == 0:                     # nothing was written (e.g. 'passed' on an unknown DTC)
+        o2 = make(f)
+        o2.mount()
+        assert state(o2) == expected[-1]
+        return 0
     for tear in range(total + 1):
         f = _small_flash(sector)
         o = make(f)
