@@ -12,18 +12,23 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+let ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 const DEVICE_TREES = ["firmware", "inverter", "tests", "tools/mpy"];
 const HOST_ONLY = new Set(["plant", "__pycache__", "node_modules"]);
 
 function usage(msg) {
-  process.stderr.write(`run.mjs: ${msg}\nusage: run.mjs [--heap BYTES] (--tests FILE.py... | --script FILE.py [ARGS...])\n`);
+  process.stderr.write(`run.mjs: ${msg}\nusage: run.mjs [--heap BYTES] [--root DIR] (--tests FILE.py... | --script FILE.py [ARGS...])\n`);
   process.exit(2);
 }
 
 let heap = 16 * 1024 * 1024;
 const argv = process.argv.slice(2);
-if (argv[0] === "--heap") { heap = parseInt(argv[1], 10); argv.splice(0, 2); if (!(heap > 0)) usage("bad --heap"); }
+for (;;) {
+  if (argv[0] === "--heap") { heap = parseInt(argv[1], 10); argv.splice(0, 2); if (!(heap > 0)) usage("bad --heap"); }
+  else if (argv[0] === "--root") { ROOT = path.resolve(argv[1]); argv.splice(0, 2); }  // another tree laid out like this repo
+  else break;
+}
 const mode = argv.shift();
 if (mode !== "--tests" && mode !== "--script") usage("need --tests or --script");
 if (argv.length === 0) usage("no files given");
@@ -59,10 +64,11 @@ let code;
 if (mode === "--tests") {
   mp.globals.set("_MODULES", files.map((f) => f.replace(/\.py$/, "").split("/").join(".")));
   code = "import sys\nsys.path.insert(0, '/repo')\nimport testrunner\n_rc = testrunner.run_modules(_MODULES)\n";
-  mp.FS.writeFile("/repo/testrunner.py", fs.readFileSync(path.join(ROOT, "tools/mpy/testrunner.py")));
+  mp.FS.writeFile("/repo/testrunner.py", fs.readFileSync(path.join(HERE, "testrunner.py")));
 } else {
   mp.FS.writeFile("/repo/__script__.py", fs.readFileSync(path.join(ROOT, files[0])));
-  code = "import sys\nsys.path.insert(0, '/repo')\nsys.argv = ['" + files[0] + "'] + list(_ARGS)\n_rc = 0\nexec(open('/repo/__script__.py').read(), {'__name__': '__main__'})\n";
+  // this port has no sys.argv: the script sees its arguments as the global ARGV
+  code = "import sys\nsys.path.insert(0, '/repo')\n_rc = 0\nexec(open('/repo/__script__.py').read(), {'__name__': '__main__', 'ARGV': list(_ARGS)})\n";
 }
 try {
   mp.runPython(code);

@@ -1,0 +1,1 @@
+"""The application: wires the cores to a HAL and schedules them."""

@@ -1,0 +1,64 @@
+"""The box application: builds every core on a given HAL and runs them
+from one cooperative scheduler. Same code on the board and in the sim.
+
+    app = BoxApp(hal)        # hal from firmware.hal.board or firmware.hal.sim
+    app.boot()
+    while True: app.step()   # board main loop (firmware/main.py)
+"""
+from micropython import const
+
+from firmware.app.heartbeat import Heartbeat
+from firmware.can.gen import box
+from firmware.can.node import CanNode
+from firmware.core.ring import Ring
+from firmware.core.scheduler import Scheduler
+
+_WDT_FEED_MS = const(100)    # well inside the 500 ms hardware window (pins.WDT_TIMEOUT_MS)
+_CAN_POLL_MS = const(5)      # service CAN: RX drain + cyclic TX (shortest cycle is 100 ms)
+_LOAD_WINDOW_MS = const(1000)
+
+
+class BoxApp:
+    def __init__(self, hal, wdt_timeout_ms=500):
+        self.hal = hal
+        self.sched = Scheduler(hal.clock)
+        self.events = Ring(32)
+        self.service = CanNode(hal.can["service"], events=self.events)
+        # status published on the service CAN (the session core updates these)
+        self.session_state = box.SessionState_Idle
+        self.fault_active = False
+        self.load_pct = 0
+        self.heartbeat = Heartbeat(self)
+        self.booted_ms = None
+        self._wdt_timeout_ms = wdt_timeout_ms
+        self._busy_us = 0
+
+    def boot(self):
+        hal = self.hal
+        # Outputs are de-energised by the backends at construction; the
+        # safety supervisor owns them from here on.
+        hal.wdt.start(self._wdt_timeout_ms)
+        self.service.add_tx(box.ID_BoxHeartbeat, box, self.heartbeat.values,
+                            fill=self.heartbeat.fill, scaling=False)
+        self.sched.every(_WDT_FEED_MS, self._feed_wdt, "wdt")
+        self.sched.every(_CAN_POLL_MS, self.service.poll, "service-can")
+        self.sched.every(_LOAD_WINDOW_MS, self._roll_load, "load")
+        self.booted_ms = hal.clock.now_ms()
+
+    def step(self):
+        """One pass of the main loop; returns the number of tasks run."""
+        return self.sched.tick()
+
+    def next_wake_ms(self):
+        return self.sched.next_due_ms()
+
+    def _feed_wdt(self, now_ms):
+        self.hal.wdt.feed()
+
+    def _roll_load(self, now_ms):
+        self.load_pct = self._busy_us // (_LOAD_WINDOW_MS * 10)
+        self._busy_us = 0
+
+    def account_busy_us(self, us):
+        """The main loop reports time spent in tasks (board: ticks_us)."""
+        self._busy_us += us

@@ -1,0 +1,1 @@
+"""Generated CAN codecs, one module per dbc/*.dbc (tools/gen_can.py). Do not edit."""

@@ -1,0 +1,1 @@
+"""Simulated vehicles for the bench."""

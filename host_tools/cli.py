@@ -1,0 +1,30 @@
+"""`v2xbox`: the technician CLI. Each subcommand lives in its own module
+exposing `add_parser(subparsers)`; `func(args)` returns the exit code."""
+import argparse
+import sys
+
+from host_tools import canlog, monitor, simcmd
+
+_MODULES = [monitor, simcmd, canlog]  # canlog: `log record|replay|convert|decode` (issue #3)
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="v2xbox", description="v2xbox technician tool: monitor, simulate, diagnose, flash, log")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for mod in _MODULES:
+        mod.add_parser(sub)
+    return p
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
