@@ -40,16 +40,17 @@ def _is_int(v):
 
 
 def _index(value, names, key):
+    """(index, "") or (-1, reason)."""
     if _is_int(value):
         if 0 <= value < len(names):
-            return value, None
-        return None, "%s %d is not one of %s" % (key, value, ", ".join(names))
+            return value, ""
+        return -1, "%s %d is not one of %s" % (key, value, ", ".join(names))
     if isinstance(value, str):
         for i in range(len(names)):
             if names[i].lower() == value.lower():
-                return i, None
-        return None, "%s '%s' is not one of %s" % (key, value, ", ".join(names))
-    return None, "%s must be one of %s" % (key, ", ".join(names))
+                return i, ""
+        return -1, "%s '%s' is not one of %s" % (key, value, ", ".join(names))
+    return -1, "%s must be one of %s" % (key, ", ".join(names))
 
 
 class Config:
