@@ -351,7 +351,9 @@ class Supervisor:
             self._cut_t0 = -1
         elif self._cut_t0 < 0:
             self._cut_t0 = now
-        if k and c.ps_enable and intent & I_CURRENT and r == fl.R_NONE:
+        # current and AC only while the contactors are wanted closed: a pending
+        # open ramps the current down first
+        if k and want and c.ps_enable and intent & I_CURRENT:
             a = self.ceiling(m)
             c.i_limit_a = a
             p = m.veh_max_p if m.veh_max_p < self.max_power_w else self.max_power_w
@@ -369,7 +371,7 @@ class Supervisor:
                 self._dead_t0 = now
         else:
             self._dead_t0 = -1
-        ac_ok = (c.ps_enable and intent & I_AC and r == fl.R_NONE and m.rcd_ok and m.ps_ready
+        ac_ok = (c.ps_enable and want and intent & I_AC and m.rcd_ok and m.ps_ready
                  and c.npe_bond == need_bond)
         if c.ac_relay:
             if not ac_ok:
