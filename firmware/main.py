@@ -6,7 +6,7 @@ from firmware.hal.board import make_board_hal
 
 
 def run():
-    app = BoxApp(make_board_hal())
+    app = BoxApp(make_board_hal(), discharge=True)
     app.boot()
     while True:
         t0 = time.ticks_us()

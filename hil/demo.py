@@ -3,7 +3,15 @@
 Starts the bench bus (loopback), the simulated box (real firmware on the
 sim HAL) and the technician monitor as three separate processes, lets them
 run, then checks what the monitor decoded: the heartbeat must arrive at its
-DBC cycle time with a gap-free alive counter. Exit 0 only if it did.
+DBC cycle time with a gap-free alive counter.
+
+Then the discharge scenario: the simulated box runs inside the discharge
+bench (hil.bench: simulated CHAdeMO car, power stage, 3 kW load) ten times
+faster than real time and plays a session (plug, start, supply, user stop,
+unplug) while the monitor decodes the service CAN. The demo prints the
+session timeline (firmware time from the heartbeat uptime, AC power,
+energy) and checks the monitor saw it reach Supplying with AC power and
+come back to ReadyToUnplug. Exit 0 only if both parts passed.
 """
 import json
 import subprocess
@@ -13,6 +21,8 @@ import time
 from host_tools import benchbus, dbcs
 
 RUN_S = 4.0
+SESSION_FW_S = 17.0     # firmware seconds of the scripted session (plug ... unplug)
+SESSION_SPEED = 10
 
 
 def _cli(*args):
@@ -20,6 +30,12 @@ def _cli(*args):
 
 
 def main():
+    rc = heartbeat_part()
+    rc2 = discharge_part()
+    return rc or rc2
+
+
+def heartbeat_part():
     server, channel = benchbus.start_server()
     print("demo: bench bus on %s" % channel)
     procs = []
@@ -67,6 +83,87 @@ def verify(frames):
     for p in problems:
         print("demo: FAIL: " + p)
     print("demo: %s" % ("PASS" if not problems else "FAIL"))
+    return 0 if not problems else 1
+
+
+def _enum(v, names):
+    return v if isinstance(v, str) else names.get(int(v), str(v))
+
+
+def discharge_part():
+    server, channel = benchbus.start_server()
+    print("demo: discharge session on %s (firmware at %dx real time)" % (channel, SESSION_SPEED))
+    wall_s = SESSION_FW_S / SESSION_SPEED
+    procs = []
+    frames = []
+    try:
+        mon = subprocess.Popen(_cli("monitor", "-c", channel, "--json", "--duration", str(wall_s + 3)),
+                               stdout=subprocess.PIPE, text=True)
+        procs.append(mon)
+        time.sleep(0.5)   # the monitor is listening before the box boots
+        sim = subprocess.Popen(_cli("sim", "-c", channel, "--scenario", "discharge", "--speed",
+                                    str(SESSION_SPEED), "--duration", str(SESSION_FW_S)))
+        procs.append(sim)
+        for line in mon.stdout:
+            frames.append(json.loads(line))
+        mon.wait(10)
+        sim.wait(15)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        server.terminate()
+        server.wait(5)
+    return verify_session(frames)
+
+
+def verify_session(frames):
+    db = dbcs.load("box")
+    names = {}
+    for sig in db.get_message_by_name("BoxHeartbeat").signals:
+        if sig.name == "SessionState":
+            names = {int(k): str(v) for k, v in sig.choices.items()}
+    t_fw = 0.0
+    p_ac = 0.0
+    e_ac = 0.0
+    e_dc = 0.0
+    max_p = 0.0
+    state = None
+    seen = []
+    timeline = []
+    for f in frames:
+        s = f["signals"]
+        n = f["name"]
+        if n == "BoxAcMeasurements":
+            p_ac = float(s["AcPower"])
+            max_p = max(max_p, p_ac)
+        elif n == "BoxEnergy":
+            e_ac = float(s["EnergyDelivered"])
+            e_dc = float(s["EnergyFromVehicle"])
+        elif n == "BoxHeartbeat":
+            t_fw = float(s["UptimeS"])
+            st = _enum(s["SessionState"], names)
+            if st != state:
+                state = st
+                seen.append(st)
+                timeline.append((t_fw, st, p_ac, e_ac))
+    for t, st, p, e in timeline:
+        print("  t=%6.2f s  %-17s AC %6.0f W  delivered %.3f kWh" % (t, st, p, e))
+    print("demo: peak AC power %.0f W, delivered %.3f kWh, drawn from the car %.3f kWh" % (max_p, e_ac, e_dc))
+    problems = []
+    if "Supplying" not in seen:
+        problems.append("the session never reached Supplying (seen: %s)" % ", ".join(seen))
+    elif "ReadyToUnplug" not in seen[seen.index("Supplying"):]:
+        problems.append("the session did not return to ReadyToUnplug after Supplying (seen: %s)" % ", ".join(seen))
+    if max_p < 1000:
+        problems.append("no AC power reported while Supplying (peak %.0f W)" % max_p)
+    if e_ac <= 0:
+        problems.append("no energy delivered")
+    if any(s in ("Fault", "Lockout") for s in seen):
+        problems.append("the session went through Fault/Lockout")
+    for p in problems:
+        print("demo: FAIL: " + p)
+    print("demo: discharge session %s" % ("PASS" if not problems else "FAIL"))
     return 0 if not problems else 1
 
 

@@ -4,6 +4,11 @@ service CAN port bridged to a python-can bus.
 Firmware time is a SimClock. With `speed` > 0 it is paced against the wall
 clock (speed 1 = real time, 10 = ten times faster); with speed 0 it runs as
 fast as possible, which is what tests use.
+
+scenario="discharge": the box runs inside the discharge bench (hil.bench:
+simulated CHAdeMO car + power stage, 1 ms plant steps) and plays the demo
+session (plug, start, supply, user stop, unplug); only its service port is
+bridged.
 """
 import time
 
@@ -15,18 +20,30 @@ from firmware.hal.sim import make_sim_hal
 
 
 class SimBox:
-    def __init__(self, bus, speed=1.0, port="service"):
+    def __init__(self, bus, speed=1.0, port="service", scenario=None):
         self.bus = bus
         self.speed = speed
         self.clock = SimClock()
         self.hal = make_sim_hal(self.clock)
-        self.app = BoxApp(self.hal)
+        self.bench = None
+        if scenario == "discharge":
+            from hil.bench import Bench, DischargeScenario
+            self.bench = Bench(clock=self.clock, hal=self.hal, collect_service=False)
+            self.bench.script = DischargeScenario()
+            self.app = self.bench.app
+        elif scenario is None:
+            self.app = BoxApp(self.hal)
+        else:
+            raise ValueError("unknown scenario %r" % scenario)
         self.port = self.hal.can[port]
         self.frames_out = 0
         self.frames_in = 0
 
     def boot(self):
-        self.app.boot()
+        if self.bench is not None:
+            self.bench.boot()
+        else:
+            self.app.boot()
 
     def _pump_in(self, timeout_s):
         msg = self.bus.recv(timeout=max(0.0, timeout_s))
@@ -43,6 +60,8 @@ class SimBox:
 
     def run(self, duration_ms=None, should_stop=None):
         """Run for `duration_ms` of firmware time, [now, now + duration), or forever."""
+        if self.bench is not None:
+            return self._run_bench(duration_ms, should_stop)
         start_ms = self.clock.now_ms()
         end_ms = None if duration_ms is None else start_ms + duration_ms
         wall0 = time.monotonic()
@@ -60,3 +79,20 @@ class SimBox:
             self.clock.set(max(wake, self.clock.now_ms()))
             if last:
                 break
+
+    _BENCH_SLICE_MS = 10
+
+    def _run_bench(self, duration_ms, should_stop):
+        """Bench scenario: 1 ms plant steps, the bus serviced every 10 ms of firmware time."""
+        b = self.bench
+        start_ms = self.clock.now_ms()
+        end_ms = None if duration_ms is None else start_ms + duration_ms
+        wall0 = time.monotonic()
+        while (should_stop is None or not should_stop()) and (end_ms is None or self.clock.now_ms() < end_ms):
+            for _ in range(self._BENCH_SLICE_MS):
+                b.step()
+            self._pump_out()
+            if self.speed > 0:
+                self._pump_in(wall0 + (self.clock.now_ms() - start_ms) / 1000.0 / self.speed - time.monotonic())
+            else:
+                self._pump_in(0)

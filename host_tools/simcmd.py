@@ -12,6 +12,9 @@ def add_parser(sub):
     p.add_argument("--speed", type=float, default=1.0,
                    help="firmware time per wall time (1 = real time; 0 = as fast as possible)")
     p.add_argument("--duration", type=float, help="stop after this many seconds of firmware time")
+    p.add_argument("--scenario", choices=["discharge"],
+                   help="run inside the discharge bench (simulated CHAdeMO car + power stage) and play "
+                        "a session: plug, start, supply a 3 kW load, user stop, unplug")
     p.add_argument("--start-bus", action="store_true",
                    help="also start the bench bus server (on the --channel port)")
     p.set_defaults(func=run_sim)
@@ -45,7 +48,7 @@ def run_sim(args):
         if server:
             server.terminate()
         return 3
-    box = SimBox(bus, speed=args.speed)
+    box = SimBox(bus, speed=args.speed, scenario=getattr(args, "scenario", None))
     box.boot()
     print("sim: box running on %s %s (speed %g)" % (args.interface, args.channel, args.speed), file=sys.stderr)
     try:

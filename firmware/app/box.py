@@ -1,9 +1,15 @@
 """The box application: builds every core on a given HAL and runs them
 from one cooperative scheduler. Same code on the board and in the sim.
 
-    app = BoxApp(hal)        # hal from firmware.hal.board or firmware.hal.sim
+    app = BoxApp(hal, discharge=True)   # hal from firmware.hal.board or firmware.hal.sim
     app.boot()
-    while True: app.step()   # board main loop (firmware/main.py)
+    while True: app.step()              # board main loop (firmware/main.py)
+
+discharge=False is the service skeleton (heartbeat, watchdog, service CAN)
+without the power path; discharge=True adds firmware.app.discharge (the
+CHAdeMO V2X session through the safety supervisor) as `self.power`. The
+watchdog has one owner: SafetyApp (started at boot, fed by every control
+tick) with discharge on, the skeleton's own feed task otherwise.
 """
 from micropython import const
 
@@ -12,14 +18,16 @@ from firmware.can.gen import box
 from firmware.can.node import CanNode
 from firmware.core.ring import Ring
 from firmware.core.scheduler import Scheduler
+from firmware.safety import limits as L
 
 _WDT_FEED_MS = const(100)    # well inside the 500 ms hardware window (pins.WDT_TIMEOUT_MS)
 _CAN_POLL_MS = const(5)      # service CAN: RX drain + cyclic TX (shortest cycle is 100 ms)
+_PS_POLL_MS = const(5)       # internal CAN: status frames every 10 ms
 _LOAD_WINDOW_MS = const(1000)
 
 
 class BoxApp:
-    def __init__(self, hal, wdt_timeout_ms=500):
+    def __init__(self, hal, wdt_timeout_ms=500, discharge=False):
         self.hal = hal
         self.sched = Scheduler(hal.clock)
         self.events = Ring(32)
@@ -32,18 +40,50 @@ class BoxApp:
         self.booted_ms = None
         self._wdt_timeout_ms = wdt_timeout_ms
         self._busy_us = 0
+        self.discharge = discharge
+        self.power = None
 
     def boot(self):
         hal = self.hal
         # Outputs are de-energised by the backends at construction; the
         # safety supervisor owns them from here on.
-        hal.wdt.start(self._wdt_timeout_ms)
         self.service.add_tx(box.ID_BoxHeartbeat, box, self.heartbeat.values,
                             fill=self.heartbeat.fill, scaling=False)
-        self.sched.every(_WDT_FEED_MS, self._feed_wdt, "wdt")
+        if self.discharge:
+            from firmware.app.discharge import Discharge   # the skeleton stays small without it
+            self.power = p = Discharge(hal, self.service)
+            self.sched.every(L.SUPERVISOR_PERIOD_MS, self._control, "control")
+            self.sched.every(_PS_POLL_MS, p.ps.poll, "internal-can")
+        else:
+            hal.wdt.start(self._wdt_timeout_ms)
+            self.sched.every(_WDT_FEED_MS, self._feed_wdt, "wdt")
         self.sched.every(_CAN_POLL_MS, self.service.poll, "service-can")
         self.sched.every(_LOAD_WINDOW_MS, self._roll_load, "load")
         self.booted_ms = hal.clock.now_ms()
+
+    def _control(self, now):
+        p = self.power
+        if p is None:
+            return
+        p.control(now)
+        self.session_state = p.state
+        self.fault_active = p.fault_active
+
+    # ------------------------------------------------------------ user / board glue
+    def start(self):
+        p = self.power
+        if p is not None:
+            p.start()
+
+    def stop(self):
+        p = self.power
+        if p is not None:
+            p.stop()
+
+    def estop_irq(self, now):
+        p = self.power
+        if p is not None:
+            p.estop_irq(now)
 
     def step(self):
         """One pass of the main loop; returns the number of tasks run."""

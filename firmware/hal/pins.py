@@ -17,6 +17,8 @@ GPIO_OUT = {
     "LOCK_MOTOR": ("C9", True),      # connector lock actuator
     "LED_STATUS": ("B7", True),
     "PLC_RESET": ("E3", False),      # Green PHY modem reset (active low)
+    "CHADEMO_D1": ("D12", True),     # CHAdeMO charge sequence signal 1 (pin 2) relay
+    "CHADEMO_D2": ("D13", True),     # CHAdeMO charge sequence signal 2 (pin 10) relay: car may close
 }
 
 GPIO_IN = {
@@ -26,6 +28,8 @@ GPIO_IN = {
     "RCD_OK": ("E7", True),
     "LOCK_FB": ("E8", True),
     "PLC_IRQ": ("E9", False),
+    "CHADEMO_K": ("E10", True),      # CHAdeMO charge permission (car's k switch, pin 4 / j)
+    "CHADEMO_PROX": ("E11", True),   # CHAdeMO connector proximity (pin 7): plug present
 }
 
 ADC = {

@@ -1,0 +1,161 @@
+"""Power-stage link on the internal CAN (dbc/power_stage.dbc). Sans-IO.
+
+TX (every 10 ms): PsCommand, PsDcDcSetpoint, PsInverterSetpoint and
+PsSourceSetpoint, filled from the supervisor's Cmd and the session intent.
+RX: PsDcDcStatus / PsInverterStatus / PsIsolation / PsTemperatures /
+PsFaults into the supervisor's Meas. `Meas.ps_seen_ms` is only refreshed by
+PsDcDcStatus, so a silent stage ages it and the supervisor latches
+F_PS_LINK after PS_LINK_TIMEOUT_MS; the CanNode RX timeout of the status
+frame also drops `ps_ready` and the current reading at once.
+"""
+from micropython import const
+
+from firmware.can.gen import power_stage as ps
+from firmware.can.node import EV_RX_TIMEOUT, CanNode
+from firmware.core.ring import Ring
+from firmware.safety import supervisor as sv
+
+AC_V_RMS = const(230)           # (team) output voltage setpoint, V
+AC_HZ = const(50)
+AC_SOFT_START_MS = const(200)   # inverter soft start (team)
+SOURCE_LIMIT_MA = const(2000)   # precharge / cable-check source, 2 A class (limits.I_BREAK_MAX_A)
+_READY_AC_PCT = const(90)       # inverter counts as soft-started above 90 % of the setpoint
+
+
+class PowerStageLink:
+    def __init__(self, port, sup, m, session):
+        self.sup = sup
+        self.m = m
+        self.session = session
+        self.events = Ring(16)
+        self.node = n = CanNode(port, events=self.events)
+        self.dcdc_state = ps.DcDcState_Off
+        self.ac_v = 0.0
+        self.i_ac = 0.0
+        self.lost = 0               # RX timeouts of the DC/DC status seen
+        self._alive = 0
+        n.on_rx(ps.ID_PsDcDcStatus, ps, self._dcdc)
+        n.on_rx(ps.ID_PsInverterStatus, ps, self._inv)
+        n.on_rx(ps.ID_PsIsolation, ps, self._iso)
+        n.on_rx(ps.ID_PsTemperatures, ps, self._temps)
+        n.on_rx(ps.ID_PsFaults, ps, self._faults)
+        self.cmd_v = n.add_tx(ps.ID_PsCommand, ps, {
+            "Mode": 0, "EnableDcDc": 0, "EnableInverter": 0, "EnableSource": 0, "FaultReset": 0,
+            "ContactorDcPosCmd": 0, "ContactorDcNegCmd": 0, "ContactorPrechargeCmd": 0,
+            "RelayAcOutCmd": 0, "AliveCounter": 0}, fill=self._fill_cmd)
+        self.dcdc_v = n.add_tx(ps.ID_PsDcDcSetpoint, ps, {
+            "DcLinkVoltageSetpoint": 0, "InletCurrentLimit": 0, "InletVoltageMin": 0,
+            "PowerLimit": 0}, fill=self._fill_dcdc, after=ps.ID_PsCommand)
+        self.inv_v = n.add_tx(ps.ID_PsInverterSetpoint, ps, {
+            "AcVoltageSetpoint": 0, "AcFrequencySetpoint": AC_HZ, "AcCurrentLimit": 0,
+            "SoftStartRamp": AC_SOFT_START_MS}, fill=self._fill_inv, after=ps.ID_PsDcDcSetpoint)
+        self.src_v = n.add_tx(ps.ID_PsSourceSetpoint, ps, {
+            "SourceMode": 0, "SourceVoltageSetpoint": 0, "SourceCurrentLimit": 0},
+            fill=self._fill_src)
+
+    # ------------------------------------------------------------ RX
+    def _dcdc(self, fid, v, now):
+        m = self.m
+        m.ps_seen_ms = now
+        m.i_dc = v["InletCurrent"]
+        self.dcdc_state = v["DcDcState"]
+        self._update_ready()
+
+    def _inv(self, fid, v, now):
+        self.m.p_ac = v["AcActivePower"]
+        self.ac_v = v["AcVoltageRms"]
+        self.i_ac = v["AcCurrentRms"]
+        self._update_ready()
+
+    def _update_ready(self):
+        st = self.dcdc_state
+        self.m.ps_ready = ((st == ps.DcDcState_Running or st == ps.DcDcState_Derating)
+                           and self.ac_v * 100 >= AC_V_RMS * _READY_AC_PCT)
+
+    def _iso(self, fid, v, now):
+        st = v["IsolationState"]
+        if st == ps.IsolationState_Valid or st == ps.IsolationState_Warning or st == ps.IsolationState_Fault:
+            a = v["IsolationResistancePos"]
+            b = v["IsolationResistanceNeg"]
+            self.m.iso_ohm = int(a if a < b else b) * 1000
+        else:
+            self.m.iso_ohm = -1
+
+    def _temps(self, fid, v, now):
+        t = v["TempDcDcPrimary"]
+        for k in ("TempDcDcSecondary", "TempTransformer", "TempInverterBridge", "TempAcFilter"):
+            if v[k] > t:
+                t = v[k]
+        self.m.t_stage = t
+
+    def _faults(self, fid, v, now):
+        self.m.ps_fault = bool(v["FaultWordDcDc"] or v["FaultWordInverter"] or v["FaultWordSource"])
+
+    # ------------------------------------------------------------ TX
+    def _fill_cmd(self, now, v):
+        c = self.sup.cmd
+        intent = self.session.intent
+        on = 1 if c.ps_enable else 0
+        if c.ac_relay:
+            mode = ps.Mode_Supply
+        elif on:
+            mode = ps.Mode_DcDcOnly
+        elif c.k_pre:
+            mode = ps.Mode_CableCheck if intent & sv.I_ISO_TEST else ps.Mode_Precharge
+        elif c.dc_discharge:
+            mode = ps.Mode_DcLinkDischarge
+        else:
+            mode = ps.Mode_Off
+        v["Mode"] = mode
+        v["EnableDcDc"] = on
+        v["EnableInverter"] = on
+        v["EnableSource"] = 1 if c.k_pre else 0
+        v["ContactorDcPosCmd"] = c.k_pos
+        v["ContactorDcNegCmd"] = c.k_neg
+        v["ContactorPrechargeCmd"] = c.k_pre
+        v["RelayAcOutCmd"] = c.ac_relay
+        v["AliveCounter"] = self._alive
+        self._alive = (self._alive + 1) & 15
+
+    def _fill_dcdc(self, now, v):
+        c = self.sup.cmd
+        m = self.m
+        v["DcLinkVoltageSetpoint"] = c.pre_target_v
+        v["InletCurrentLimit"] = c.i_limit_a
+        v["InletVoltageMin"] = m.veh_min_v if m.veh_min_v > 0 else 0
+        v["PowerLimit"] = c.p_limit_w
+
+    def _fill_inv(self, now, v):
+        c = self.sup.cmd
+        on = c.ps_enable
+        v["AcVoltageSetpoint"] = AC_V_RMS if on else 0
+        p = c.p_limit_w if c.p_limit_w > 0 else self.sup.max_power_w
+        a = p / AC_V_RMS if on else 0
+        v["AcCurrentLimit"] = a if a < 63 else 63
+
+    def _fill_src(self, now, v):
+        c = self.sup.cmd
+        intent = self.session.intent
+        if c.k_pre:
+            v["SourceMode"] = ps.SourceMode_CableCheck if intent & sv.I_ISO_TEST else ps.SourceMode_Precharge
+            v["SourceVoltageSetpoint"] = c.pre_target_v
+            v["SourceCurrentLimit"] = SOURCE_LIMIT_MA / 1000
+        elif c.dc_discharge:
+            v["SourceMode"] = ps.SourceMode_Discharge
+            v["SourceVoltageSetpoint"] = 0
+            v["SourceCurrentLimit"] = 0
+        else:
+            v["SourceMode"] = ps.SourceMode_Off
+            v["SourceVoltageSetpoint"] = 0
+            v["SourceCurrentLimit"] = 0
+
+    # ------------------------------------------------------------ task
+    def poll(self, now):
+        self.node.poll(now)
+        ev = self.events
+        while len(ev):
+            kind, fid = ev.get()
+            if kind == EV_RX_TIMEOUT and fid == ps.ID_PsDcDcStatus:
+                self.lost += 1
+                self.m.ps_ready = False
+                self.dcdc_state = ps.DcDcState_Off
