@@ -53,10 +53,11 @@ def check(sup, m, prev_k, prev_ac, prev_bond, opened):
         return V_SEQUENCE
     if c.k_pos and not prev_k and _abs(m.v_inlet - m.v_link) > L.V_MATCH_MAX_V:
         return V_CLOSE_MISMATCH
-    if prev_k and not c.k_pos and _abs(m.i_dc) > L.I_BREAK_MAX_A:
+    fresh = m.ps_seen_ms >= 0 and sup.last_step_ms - m.ps_seen_ms <= L.PS_READING_MAX_AGE_MS
+    if prev_k and not c.k_pos and (_abs(m.i_dc) > L.I_BREAK_MAX_A or not fresh):
         # allowed only as a logged emergency, or after a hardware cut of a
         # power stage whose current reading was lost with its link
-        if not (opened == 1 or (opened == 2 and sup.faults & (1 << fl.F_PS_LINK) and not c.ps_enable)):
+        if not (opened == 1 or (opened == 2 and not fresh and not c.ps_enable)):
             return V_OPEN_UNDER_LOAD
     if c.i_limit_a > 0:
         if c.i_limit_a > current_ceiling(m, sup.max_power_w, sup.derate) + 1e-3:

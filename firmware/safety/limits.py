@@ -69,6 +69,10 @@ SUPERVISOR_PERIOD_MS = const(10)   # (team) supervisor step period in the main l
 VEHICLE_LINK_TIMEOUT_MS = const(500)
 # Power stage status on the internal CAN every 10 ms (team); 10 missed frames.
 PS_LINK_TIMEOUT_MS = const(100)
+# The discharge current is measured by the power stage and reported in its
+# status frame; a reading older than this is not trusted for the 2 A rule (team:
+# three status periods). Between this and PS_LINK_TIMEOUT_MS nothing opens.
+PS_READING_MAX_AGE_MS = const(30)
 # Ramp-down: the car waits 0.5 s after k-off for the charger to reach low
 # current (CHAdeMO step 12, chademo-can.md §6); if the current is not below
 # I_BREAK_MAX_A by then, the supervisor escalates to an emergency trip.

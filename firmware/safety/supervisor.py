@@ -297,18 +297,20 @@ class Supervisor:
         current reading; power stage disabled for PS_CUT_SETTLE_MS) or 0."""
         c = self.cmd
         opened = 0
-        i_abs = m.i_dc if m.i_dc >= 0 else -m.i_dc
+        fresh = self._fresh(now, m)
+        # an unknown current counts as above the break limit
+        i_abs = (m.i_dc if m.i_dc >= 0 else -m.i_dc) if fresh else L.FUSE_RATING_A
         want = bool(intent & I_CONTACTORS) and r == fl.R_NONE
         if self._k:
             if r >= fl.R_TRIP:
                 if self._open(i_abs):
                     opened = OPEN_EMERGENCY
             elif not want:
-                # With the power-stage link lost there is no current reading:
-                # a stage whose enable line has been low for PS_CUT_SETTLE_MS
-                # has stopped switching (hardware), so that counts as low.
-                cut_done = (self._cut_t0 >= 0 and now - self._cut_t0 >= L.PS_CUT_SETTLE_MS
-                            and self.faults & (1 << fl.F_PS_LINK))
+                # Without a fresh current reading (power-stage link lost), a
+                # stage whose enable line has been low for PS_CUT_SETTLE_MS has
+                # stopped switching (hardware), so that counts as low.
+                cut_done = (not fresh and self._cut_t0 >= 0
+                            and now - self._cut_t0 >= L.PS_CUT_SETTLE_MS)
                 if i_abs <= L.I_BREAK_MAX_A:
                     self._open(i_abs)
                 elif cut_done:
@@ -382,6 +384,10 @@ class Supervisor:
                 c.ac_relay = 1
         return opened
 
+    @staticmethod
+    def _fresh(now, m):
+        return m.ps_seen_ms >= 0 and now - m.ps_seen_ms <= L.PS_READING_MAX_AGE_MS
+
     def _open(self, i_abs):
         self._k = False
         self._open_t0 = -1
@@ -396,7 +402,7 @@ class Supervisor:
 
     def _force_safe(self, m):
         c = self.cmd
-        i_abs = m.i_dc if m.i_dc >= 0 else -m.i_dc
+        i_abs = (m.i_dc if m.i_dc >= 0 else -m.i_dc) if self._fresh(self.last_step_ms, m) else L.FUSE_RATING_A
         if self._k:
             self._open(i_abs)
         c.k_pos = c.k_neg = c.k_pre = c.ac_relay = c.ps_enable = 0
@@ -429,7 +435,7 @@ class Supervisor:
         if c.ps_enable and m.ps_ready:
             s |= S_PS_READY
         i_abs = m.i_dc if m.i_dc >= 0 else -m.i_dc
-        if c.i_limit_a == 0 and i_abs <= L.I_BREAK_MAX_A:
+        if c.i_limit_a == 0 and i_abs <= L.I_BREAK_MAX_A and self._fresh(self.last_step_ms, m):
             s |= S_CURRENT_LOW
         if not self._k and not m.aux_pos and not m.aux_neg:
             s |= S_OPEN
@@ -448,8 +454,8 @@ class Supervisor:
         """E-stop interrupt path: trip at once, without waiting for a step."""
         self.faults |= 1 << fl.F_ESTOP
         m = self.m
-        i_abs = 0.0
-        if m is not None:
+        i_abs = L.FUSE_RATING_A          # unknown: count it as an emergency
+        if m is not None and self._fresh(now, m):
             i_abs = m.i_dc if m.i_dc >= 0 else -m.i_dc
         if self._k:
             self._open(i_abs)
