@@ -6,7 +6,9 @@ RX: PsDcDcStatus / PsInverterStatus / PsIsolation / PsTemperatures /
 PsFaults into the supervisor's Meas. `Meas.ps_seen_ms` is only refreshed by
 PsDcDcStatus, so a silent stage ages it and the supervisor latches
 F_PS_LINK after PS_LINK_TIMEOUT_MS; the CanNode RX timeout of the status
-frame also drops `ps_ready` and the current reading at once.
+frame also drops `ps_ready` at once. Without the link there is no fresh
+current reading (Meas.ps_seen_ms ages): the supervisor treats it as unknown
+and opens through its hardware-cut path.
 """
 from micropython import const
 

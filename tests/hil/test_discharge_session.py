@@ -118,3 +118,54 @@ def test_car_can_silence_reaches_the_safe_state_within_the_bound():
     b.run(3000)
     assert all(b.out(r) == 0 for r in ROLES_OPEN)
     assert b.state in (T.WELDING_CHECK, T.DC_LINK_DISCHARGE, T.FAULT, T.READY_TO_UNPLUG), b.state_names()
+
+
+def test_isolation_failure_never_lets_the_car_close():
+    b = Bench(load_w=3000.0)
+    b.plant.iso_bad = True
+    b.run(100)
+    b.plug()
+    b.run(50)
+    b.start()
+    assert b.run_until(lambda b: b.state == T.FAULT, 20000), b.state_names()
+    assert "PreCharge" not in b.state_names()
+    assert b.app.power.safety.sup.faults & (1 << fl.F_ISOLATION)
+    assert b.hal.gpio["CHADEMO_D2"].changes == []          # d2 never closed
+    assert b.hal.gpio["K_DC_POS"].changes == []
+    assert b.app.power.core.reason_name() == "insulation-fault"
+    b.run(300)
+    f = [v for _t, fid, v in b.service_frames(b.now - 200) if fid == box.ID_BoxFaults]
+    assert f[-1]["FaultIsolation"] == 1 and f[-1]["ActiveFaultCount"] >= 1
+
+
+def test_power_stage_silence_cuts_and_opens_without_an_emergency_break():
+    b = Bench(load_w=3000.0)
+    _to_supplying(b)
+    b.run(500)
+    t0 = b.now
+    b.plant.silent = True
+    bound = L.PS_LINK_TIMEOUT_MS + L.PS_CUT_SETTLE_MS + 3 * L.SUPERVISOR_PERIOD_MS
+    assert b.run_until(lambda b: all(b.out(r) == 0 for r in ROLES_OPEN), bound + 100)
+    t_ps = b.hal.gpio["PS_ENABLE"].changes[-1][0] - t0
+    t_k = b.hal.gpio["K_DC_POS"].changes[-1][0] - t0
+    assert t_ps <= L.PS_LINK_TIMEOUT_MS + 2 * L.SUPERVISOR_PERIOD_MS, t_ps
+    assert t_ps + L.PS_CUT_SETTLE_MS <= t_k <= bound, (t_ps, t_k)
+    sup = b.app.power.safety.sup
+    assert sup.emergency_opens == 0
+    assert b.run_until(lambda b: b.state == T.FAULT, 10000), b.state_names()
+    assert sup.faults & (1 << fl.F_PS_LINK)
+    assert not sup.faults & ((1 << fl.F_WELDED) | (1 << fl.F_INVARIANT) | (1 << fl.F_RAMP_TIMEOUT)), sup.faults
+
+
+def test_load_step_above_the_cars_limit_is_held_at_the_granted_current():
+    car = ChademoCar(max_discharge_a=15)
+    b = Bench(car=car, load_w=1000.0)
+    _to_supplying(b, load_w=1000.0)
+    t_step = b.now + 1000
+    b.load_profile = lambda t: 1000.0 if t < t_step else 8000.0     # beyond 15 A x ~380 V
+    b.run(4000)
+    sup = b.app.power.safety.sup
+    assert b.state == T.SUPPLYING and sup.faults == 0
+    assert sup.cmd.i_limit_a == 15.0                      # the car's 0x200 limit via A_DISCHARGE_LIMIT
+    assert abs(b.plant.i - 15.0) < 0.01
+    assert 5000.0 < b.plant.p_ac < 8000.0                  # what 15 A from the pack gives after losses
