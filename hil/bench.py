@@ -237,6 +237,7 @@ class Bench:
         self.ac_energy_wh = 0.0     # delivered to the load (plant side)
         self.max_p_ac = 0.0
         self.car_frames_dropped = False
+        self.stalled = False        # main loop hung (the timer-interrupt stall monitor still runs)
         self._booted = False
         # service CAN: collected here (t_ms, id, data) unless a bridge (SimBox) drains the port
         self.collect_service = collect_service
@@ -265,6 +266,9 @@ class Bench:
     def estop(self):
         self.hal.gpio["ESTOP"].level = 0
         self.app.estop_irq(self.now)     # the pin's falling-edge interrupt
+
+    def stall_firmware(self):
+        self.stalled = True
 
     def silence_car(self):
         self.car.silence()
@@ -312,8 +316,10 @@ class Bench:
         g["CHADEMO_K"].level = 1 if car.k else 0
         g["CHADEMO_PROX"].level = 1 if self.plugged else 0
         car.check_welding(plant.v_inlet, now)
-        while self.app.next_wake_ms() <= now:
+        while not self.stalled and self.app.next_wake_ms() <= now:
             self.app.step()
+        if now % 10 == 5:           # hardware timer (MONITOR_PERIOD_MS): the stall monitor
+            self.app.power.safety.monitor(now)
         for fid, data, _ext in self.vport.drain():
             car.receive(fid, data, now)
         if self.collect_service:

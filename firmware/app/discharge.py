@@ -15,6 +15,7 @@ from micropython import const
 from firmware.app.chademo_glue import ChademoGlue
 from firmware.app.power_stage import PowerStageLink
 from firmware.app.status import Status
+from firmware.can.gen import box
 from firmware.chademo.charger import ChademoCharger
 from firmware.chademo.link import ChademoLink
 from firmware.core.ring import Ring
@@ -34,6 +35,8 @@ class Discharge:
         self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session)
         self.status = Status(s, self.core, self.ps)
         self.status.register(service_node)
+        service_node.on_rx(box.ID_ToolCommand, box, self._tool, supervise=False)
+        self._tool_counter = -1
         self.sup_status = 0
         self.last_acts = 0
 
@@ -47,6 +50,21 @@ class Discharge:
         self.status.account(now, acts)
         self.sup_status = st
         self.last_acts = acts
+
+    def _tool(self, fid, v, now):
+        """ToolCommand on the service CAN: Start / Stop / ClearFaults, once per
+        CommandCounter value (the tool may repeat a frame)."""
+        n = v["CommandCounter"]
+        if n == self._tool_counter:
+            return
+        self._tool_counter = n
+        c = v["Command"]
+        if c == box.Command_Start:
+            self.start()
+        elif c == box.Command_Stop:
+            self.stop()
+        elif c == box.Command_ClearFaults:
+            self.safety.session.reset()
 
     @property
     def state(self):

@@ -113,3 +113,23 @@ def test_core_requests_map_onto_the_session_and_the_supervisor():
     assert g["CHADEMO_D2"].level == 0
     assert s.p.safety.sup.faults & (1 << fl.F_ESTOP)
     assert s.p.safety.session.state != T.ISOLATION_CHECK
+
+
+def test_tool_command_on_the_service_can_starts_and_stops_once_per_counter():
+    s = Script()
+    s.hal.gpio["CHADEMO_PROX"].level = 1
+    s.run(100)
+    svc = s.hal.can["service"]
+    start = box.encode(box.ID_ToolCommand, {"Command": box.Command_Start, "ModeSelect": 0, "CommandCounter": 7})
+    svc.inject(box.ID_ToolCommand, start)
+    s.run(30)
+    assert s.app.session_state == box.SessionState_Handshake
+    stop = box.encode(box.ID_ToolCommand, {"Command": box.Command_Stop, "ModeSelect": 0, "CommandCounter": 8})
+    svc.inject(box.ID_ToolCommand, stop)
+    s.run(30)
+    assert s.app.session_state == box.SessionState_Plugged
+    svc.inject(box.ID_ToolCommand, stop)          # the tool repeats its frame
+    svc.inject(box.ID_ToolCommand, box.encode(box.ID_ToolCommand, {
+        "Command": box.Command_Start, "ModeSelect": 0, "CommandCounter": 8}))  # same counter: ignored
+    s.run(30)
+    assert s.app.session_state == box.SessionState_Plugged

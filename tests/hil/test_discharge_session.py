@@ -169,3 +169,20 @@ def test_load_step_above_the_cars_limit_is_held_at_the_granted_current():
     assert sup.cmd.i_limit_a == 15.0                      # the car's 0x200 limit via A_DISCHARGE_LIMIT
     assert abs(b.plant.i - 15.0) < 0.01
     assert 5000.0 < b.plant.p_ac < 8000.0                  # what 15 A from the pack gives after losses
+
+
+def test_main_loop_stall_is_cut_by_the_timer_monitor():
+    b = Bench(load_w=3000.0)
+    _to_supplying(b)
+    b.run(500)
+    t0 = b.now
+    b.stall_firmware()
+    b.run(L.LOOP_STALL_MS + L.PS_CUT_SETTLE_MS + 4 * L.MONITOR_PERIOD_MS)
+    t_ps = b.hal.gpio["PS_ENABLE"].changes[-1]
+    t_ac = b.hal.gpio["AC_OUT_RELAY"].changes[-1]
+    t_k = b.hal.gpio["K_DC_POS"].changes[-1]
+    assert t_ps[1] == 0 and t_ps[0] - t0 <= L.LOOP_STALL_MS + 2 * L.MONITOR_PERIOD_MS, t_ps
+    assert t_ac[1] == 0 and t_ac[0] <= t_ps[0]
+    assert t_k[1] == 0 and t_k[0] - t_ps[0] >= L.PS_CUT_SETTLE_MS
+    assert b.app.power.safety.sup.faults & (1 << fl.F_LOOP_STALL)
+    assert b.plant.i == 0.0
