@@ -137,18 +137,23 @@ def verify_session(frames):
         if n == "BoxAcMeasurements":
             p_ac = float(s["AcPower"])
             max_p = max(max_p, p_ac)
+            if timeline:
+                timeline[-1][2] = max(timeline[-1][2], p_ac)
         elif n == "BoxEnergy":
             e_ac = float(s["EnergyDelivered"])
             e_dc = float(s["EnergyFromVehicle"])
+            if timeline:
+                timeline[-1][3] = e_ac
         elif n == "BoxHeartbeat":
             t_fw = float(s["UptimeS"])
             st = _enum(s["SessionState"], names)
             if st != state:
                 state = st
                 seen.append(st)
-                timeline.append((t_fw, st, p_ac, e_ac))
+                timeline.append([t_fw, st, 0.0, e_ac])
+    print("  firmware time  state             peak AC power  energy delivered (at state end)")
     for t, st, p, e in timeline:
-        print("  t=%6.2f s  %-17s AC %6.0f W  delivered %.3f kWh" % (t, st, p, e))
+        print("  t=%6.2f s     %-17s %6.0f W       %.3f kWh" % (t, st, p, e))
     print("demo: peak AC power %.0f W, delivered %.3f kWh, drawn from the car %.3f kWh" % (max_p, e_ac, e_dc))
     problems = []
     if "Supplying" not in seen:
