@@ -185,5 +185,7 @@ class ChademoGlue:
                 self.core_ended = True
                 sess.post(T.EV_HANDSHAKE_FAIL if core.fault else T.EV_VEHICLE_STOP)
 
-    def safety_bits(self):
-        return self.d1, self.d2, self.lock
+    def drop_d2(self):
+        """Interrupt path (E-stop): the car's contactor permission goes now."""
+        self.d2 = 0
+        _write(self._d2, 0)

@@ -89,7 +89,7 @@ def test_estop_during_supplying_opens_the_contactors_at_once():
     b.run(1000)
     t0 = b.now
     b.estop()
-    for role in ROLES_OPEN:
+    for role in ROLES_OPEN + ("CHADEMO_D2",):
         ch = b.hal.gpio[role].changes
         assert ch[-1] == (t0, 0), (role, ch[-3:])     # in the interrupt path, same millisecond
     b.run(2000)
