@@ -1,0 +1,121 @@
+"""Main-loop glue for the safety side: io -> supervisor -> session -> DTC log
+-> io, plus the two interrupt paths (E-stop pin, stall-monitor timer).
+
+Boot: loads the configuration and the DTC journal from flash, re-latches
+faults that need service (a welded contactor stays a lockout across power
+cycles) and records a watchdog reset as a main-loop stall.
+"""
+from micropython import const
+
+from firmware.hal import pins
+from firmware.safety import dtc as D
+from firmware.safety import faults as fl
+from firmware.safety.config import Config
+from firmware.safety.io import SafetyIo
+from firmware.safety.supervisor import Meas, Supervisor
+from firmware.session import table as T
+from firmware.session.engine import Session
+
+# Flash partition of the safety side (team, 4 KiB sectors): config in 0-1,
+# DTC journal in 2-5. The lead's partition map is authoritative if it moves.
+CONFIG_SECTOR = const(0)
+CONFIG_SECTORS = const(2)
+DTC_SECTOR = const(2)
+DTC_SECTORS = const(4)
+
+RESET_POWER_ON = const(0)
+RESET_WATCHDOG = const(1)
+
+
+class SafetyApp:
+    def __init__(self, hal, reset_cause=RESET_POWER_ON):
+        self.hal = hal
+        now = hal.clock.now_ms()
+        self.m = Meas()
+        self.config = Config(hal.flash, CONFIG_SECTOR, CONFIG_SECTORS)
+        self.config.load()
+        c = self.config
+        self.sup = Supervisor(c.soc_floor_pct, c.max_power_w, c.mode)
+        self.session = Session(now)
+        self.io = SafetyIo(hal, self.sup)
+        self.dtc = D.DtcStore(hal.flash, DTC_SECTOR, DTC_SECTORS)
+        self.dtc.mount()
+        self.ff = D.Freeze()
+        self._logged = 0
+        self._emergencies = 0
+        for i in range(fl.N_FAULTS):
+            if fl.FAULTS[i][3] == fl.C_SERVICE and self.dtc.status(D.FAULT_DTC[i]) & D.TF:
+                self.sup.faults |= 1 << i
+                self._logged |= 1 << i
+        if reset_cause == RESET_WATCHDOG:
+            self.sup.faults |= 1 << fl.F_LOOP_STALL
+        self.io.apply(feed=False)   # everything off until the first step
+        hal.wdt.start(pins.WDT_TIMEOUT_MS)
+
+    # ------------------------------------------------------------ main loop task
+    def tick(self, now):
+        self.io.read(self.m)
+        status = self.sup.step(now, self.m, self.session.intent)
+        acts = self.session.step(now, status, self.sup)
+        self.io.apply(feed=True)
+        self._log(now, acts)
+        return acts
+
+    def _freeze(self):
+        ff = self.ff
+        m = self.m
+        ff.state = self.session.state
+        ff.v_inlet = m.v_inlet
+        ff.v_link = m.v_link
+        ff.i_dc = m.i_dc
+        ff.temp = m.t_inlet if m.t_inlet > m.t_stage else m.t_stage
+        ff.soc = m.veh_soc
+        ff.faults = self.sup.faults
+        return ff
+
+    def _log(self, now, acts):
+        sup = self.sup
+        if acts & T.A_NEW_CYCLE:
+            self.dtc.new_cycle()
+        new = sup.faults & ~self._logged
+        gone = self._logged & ~sup.faults
+        if new or gone or sup.emergency_opens != self._emergencies or acts & T.A_FAIL:
+            ff = self._freeze()
+            for i in range(fl.N_FAULTS):
+                b = 1 << i
+                if new & b:
+                    self.dtc.failed(D.FAULT_DTC[i], now, ff, D.warning_for(i))
+                elif gone & b:
+                    self.dtc.passed(D.FAULT_DTC[i])
+            if sup.emergency_opens != self._emergencies:
+                # an event, not a condition: failed then passed, occurrences count
+                ff.i_dc = sup.last_emergency_a
+                self.dtc.failed(D.DTC_EMERGENCY_OPEN, now, ff, True)
+                self.dtc.passed(D.DTC_EMERGENCY_OPEN)
+                self._emergencies = sup.emergency_opens
+            if acts & T.A_FAIL:
+                ff.state = self.session.fail_state
+                self.dtc.failed(D.DTC_SESSION_FAIL, now, ff, False)
+                self.dtc.passed(D.DTC_SESSION_FAIL)
+            self._logged = sup.faults
+
+    # ------------------------------------------------------------ interrupt paths
+    def estop_irq(self, now):
+        """Bound to the ESTOP pin's falling edge by the board glue."""
+        self.sup.estop(now)
+        self.io.apply(feed=False)
+
+    def monitor(self, now):
+        """Bound to a hardware timer every MONITOR_PERIOD_MS."""
+        if self.sup.monitor(now):
+            self.io.apply(feed=False)
+
+    # ------------------------------------------------------------ user
+    def set_config(self, key, value):
+        busy = self.session.state not in (T.IDLE, T.PLUGGED, T.READY_TO_UNPLUG, T.FAULT, T.LOCKOUT)
+        ok, why = self.config.set(key, value, busy)
+        if ok:
+            c = self.config
+            if not self.sup.configure(c.soc_floor_pct, c.max_power_w, c.mode):
+                return False, "output mode cannot change while the AC output is energised"
+        return ok, why

@@ -1,0 +1,532 @@
+"""The safety supervisor: a sans-IO state machine stepped every
+SUPERVISOR_PERIOD_MS with the latest measurements and the session's intent.
+
+It alone decides the output commands (contactors, precharge source, DC-link
+discharge, AC relay, N-PE bond, power-stage enable, current/power limits).
+The session states *intent* (bit set, `I_*`); the supervisor grants what is
+safe and vetoes the rest. Faults latch (see `faults.FAULTS`) and select a
+reaction: stop (ramp down, then open), cut (power-stage enable off at once),
+trip (open now, logged as an emergency if current was flowing) or lockout.
+
+No allocation in `step()`: measurements come in a preallocated `Meas`,
+commands go out in the preallocated `Cmd`.
+"""
+from micropython import const
+
+from firmware.safety import faults as fl
+from firmware.safety import invariants
+from firmware.safety import limits as L
+
+# ---- intent bits (what the session wants in its current state)
+I_LINK = const(0x001)         # a vehicle link (PLC/CAN) is expected to be alive
+I_ISO_TEST = const(0x002)     # apply the cable-check test voltage, judge the IMD
+I_PRECHARGE = const(0x004)    # run the precharge source towards the target
+I_CONTACTORS = const(0x008)   # box DC contactors closed
+I_POWER_STAGE = const(0x010)  # power stage enabled (DC/DC up, inverter soft start)
+I_CURRENT = const(0x020)      # discharge current may flow
+I_AC = const(0x040)           # AC output energised
+I_DISCHARGE = const(0x080)    # bleed the DC link
+I_WELD_CHECK = const(0x100)   # judge whether the box contactors opened
+
+# ---- status bits returned by step()
+S_ISO_OK = const(0x0001)
+S_MATCHED = const(0x0002)
+S_CLOSED = const(0x0004)
+S_PS_READY = const(0x0008)
+S_CURRENT_LOW = const(0x0010)
+S_OPEN = const(0x0020)
+S_WELD_OK = const(0x0040)
+S_DISCHARGED = const(0x0080)
+S_FAULT = const(0x0100)       # a latched fault that is a real failure
+S_END = const(0x0200)         # a latched normal end (SoC floor / min voltage)
+S_TRIP = const(0x0400)        # reaction trip or worse (contactors are open)
+S_LOCKOUT = const(0x0800)
+S_SAFE = const(0x1000)        # every energising output is off
+S_AC_ON = const(0x2000)
+
+# ---- output modes and the N-PE bond each needs (j1772-mode2.md §6-7):
+# V2L island and V2V (Mode 2 IC-CPDs want N bonded to PE at the source) bond
+# inside the box; V2H feeds a panel through a transfer switch that keeps the
+# house's own bond, so the box must not add a second one.
+MODE_V2L = const(0)
+MODE_V2V = const(1)
+MODE_V2H = const(2)
+MODE_NAMES = ("V2L", "V2V", "V2H")
+BOND_REQUIRED = (1, 1, 0)
+
+# how contactors were opened in a step (for the invariant check)
+OPEN_EMERGENCY = const(1)
+OPEN_AFTER_CUT = const(2)
+
+# A contactor's auxiliary contact must agree with the command within this
+# (team: pull-in/drop-out of a 500 V DC contactor is a few tens of ms).
+AUX_AGREE_MS = const(100)
+
+
+class Meas:
+    """Latest measurements and vehicle/power-stage data (filled by io/tests)."""
+
+    def __init__(self):
+        self.v_inlet = 0.0       # V, DC inlet (car side of the box contactors)
+        self.v_link = 0.0        # V, box DC link
+        self.i_dc = 0.0          # A, discharge current out of the car (power stage report)
+        self.v_ac = 0.0          # V rms on the AC output terminals (load side of the relay)
+        self.p_ac = 0.0          # W delivered by the inverter (negative: power flowing in)
+        self.t_inlet = 25.0      # degC
+        self.t_stage = 25.0      # degC
+        self.estop_ok = True
+        self.rcd_ok = True
+        self.aux_pos = False     # contactor mirror contacts
+        self.aux_neg = False
+        self.iso_ohm = -1        # last IMD reading, -1 = none
+        self.veh_seen_ms = -1    # last valid vehicle message (PLC or CAN)
+        self.veh_max_i = -1.0    # A, car's discharge current limit (-1 unknown)
+        self.veh_max_p = -1.0    # W
+        self.veh_min_v = -1.0    # V
+        self.veh_max_v = -1.0    # V, car's maximum voltage (cable-check test voltage)
+        self.veh_target_v = -1.0 # V, precharge target announced by the car
+        self.veh_soc = -1        # %
+        self.veh_closed = False  # car reports its contactors closed
+        self.ps_seen_ms = -1     # last power-stage status on the internal CAN
+        self.ps_ready = False    # DC/DC up and inverter soft-started
+        self.ps_fault = False
+
+
+class Cmd:
+    """Output commands; the io adapter maps them onto pin roles."""
+
+    def __init__(self):
+        self.k_pos = 0
+        self.k_neg = 0
+        self.k_pre = 0
+        self.pre_target_v = 0.0
+        self.dc_discharge = 0
+        self.ac_relay = 0
+        self.npe_bond = 0
+        self.ps_enable = 0
+        self.i_limit_a = 0.0
+        self.p_limit_w = 0.0
+
+    def safe(self):
+        return not (self.k_pos or self.k_neg or self.k_pre or self.ac_relay or self.ps_enable)
+
+
+class Supervisor:
+    def __init__(self, soc_floor_pct=L.SOC_FLOOR_DEFAULT_PCT, max_power_w=L.BOX_MAX_POWER_W,
+                 mode=MODE_V2L):
+        self.cmd = Cmd()
+        self.m = None                # last Meas seen (for fault clearing)
+        self.faults = 0              # latched fault bits
+        self.new_faults = 0          # bits latched by the last step (for the DTC log)
+        self.emergency_opens = 0     # contactor openings with > I_BREAK_MAX_A
+        self.last_emergency_a = 0.0
+        self.status = 0
+        self.derate = 1.0
+        self.soc_floor_pct = soc_floor_pct
+        self.max_power_w = max_power_w
+        self.mode = mode
+        self._k = False              # contactors commanded closed
+        self._cut_t0 = -1            # since when PS_ENABLE is low with contactors closed
+        self._open_t0 = -1           # first time an open was wanted while current > 2 A
+        self._intent = 0
+        self._link_rise = -1         # when I_LINK was raised
+        self._oc_t0 = -1
+        self._oc_ref = 0.0
+        self._prev_ms = 0
+        self._bf_t0 = -1
+        self._dead_t0 = -1           # since when the AC output reads dead
+        self._aux_bad_t0 = -1
+        self._weld_t0 = -1
+        self._weld_ok = False
+        self.last_step_ms = -1
+        self._boot_ms = -1
+        self._stall_cut_ms = -1      # monitor: when it cut the power stage
+        self.ceiling_a = 0.0         # last computed current ceiling (for tests/docs)
+
+    # ------------------------------------------------------------ configuration
+    def configure(self, soc_floor_pct, max_power_w, mode):
+        """Apply validated user configuration (firmware.safety.config)."""
+        if self.cmd.ac_relay and mode != self.mode:
+            return False             # never swap the bond under an energised output
+        self.soc_floor_pct = soc_floor_pct
+        self.max_power_w = max_power_w
+        self.mode = mode
+        return True
+
+    # ------------------------------------------------------------ main step
+    def step(self, now, m, intent):
+        self.m = m
+        if self._boot_ms < 0:
+            self._boot_ms = now
+        self.last_step_ms = now
+        self._stall_cut_ms = -1
+        if intent & I_LINK and not self._intent & I_LINK:
+            self._link_rise = now
+        if intent & I_WELD_CHECK and not self._intent & I_WELD_CHECK:
+            self._weld_t0 = now
+            self._weld_ok = False
+        self._intent = intent
+        c = self.cmd
+        prev_k = c.k_pos
+        prev_ac = c.ac_relay
+        prev_bond = c.npe_bond
+        before = self.faults
+        self.faults |= self._detect(now, m, intent)
+        self._prev_ms = now
+        r = fl.reaction_of(self.faults)
+        opened = self._drive(now, m, intent, r)
+        v = invariants.check(self, m, prev_k, prev_ac, prev_bond, opened)
+        if v:
+            self.invariant_violation = v
+            self.faults |= 1 << fl.F_INVARIANT
+            self._force_safe(m)
+        self.new_faults = self.faults & ~before
+        self.status = self._status(m, intent)
+        return self.status
+
+    # ------------------------------------------------------------ detection
+    def _detect(self, now, m, intent):
+        f = 0
+        k = self._k
+        if not m.estop_ok:
+            f |= 1 << fl.F_ESTOP
+        # IMD readings count during the cable check and whenever the DC path is up
+        if m.iso_ohm >= 0 and m.iso_ohm < L.ISO_MIN_OHM and (
+                k or intent & (I_ISO_TEST | I_PRECHARGE | I_CONTACTORS)):
+            f |= 1 << fl.F_ISOLATION
+        t = m.t_inlet if m.t_inlet > m.t_stage else m.t_stage
+        if t >= L.T_STOP_C:
+            f |= 1 << fl.F_OVER_TEMP
+            self.derate = 0.0
+        elif t > L.T_DERATE_C:
+            self.derate = (L.T_STOP_C - t) / (L.T_STOP_C - L.T_DERATE_C)
+        else:
+            self.derate = 1.0
+        # the vehicle link is watched once it has been up in this session
+        if intent & I_LINK and m.veh_seen_ms >= self._link_rise >= 0 and \
+                now - m.veh_seen_ms > L.VEHICLE_LINK_TIMEOUT_MS:
+            f |= 1 << fl.F_VEHICLE_LINK
+        # the power stage reports continuously while the box is powered
+        # (from boot: a stage that never reported counts as lost)
+        seen = m.ps_seen_ms if m.ps_seen_ms >= 0 else self._boot_ms
+        if now - seen > L.PS_LINK_TIMEOUT_MS:
+            f |= 1 << fl.F_PS_LINK
+        if m.ps_fault:
+            f |= 1 << fl.F_PS_FAULT
+        c = self.cmd
+        # backfeed: a live output we are not driving, or power flowing into the inverter
+        if not c.ac_relay and m.v_ac >= L.BACKFEED_V_RMS:
+            f |= 1 << fl.F_BACKFEED
+        if c.ac_relay and m.p_ac < -L.BACKFEED_P_W:
+            if self._bf_t0 < 0:
+                self._bf_t0 = now
+            elif now - self._bf_t0 >= L.BACKFEED_TIME_MS:
+                f |= 1 << fl.F_BACKFEED
+        else:
+            self._bf_t0 = -1
+        if not m.rcd_ok:               # the output may only ever start with the RCD armed
+            f |= 1 << fl.F_RCD
+        if k:
+            if m.i_dc > L.FUSE_RATING_A:
+                f |= 1 << fl.F_SHORT
+            # the granted limit, allowed to fall no faster than the power stage can follow
+            dec = self._oc_ref - L.PS_RAMP_A_PER_S * (now - self._prev_ms) / 1000
+            ref = c.i_limit_a
+            self._oc_ref = ref if ref > dec else dec
+            if m.i_dc > self._oc_ref + L.OC_MARGIN_A:
+                if self._oc_t0 < 0:
+                    self._oc_t0 = now
+                elif now - self._oc_t0 >= L.OC_TIME_MS:
+                    f |= 1 << fl.F_OVER_CURRENT
+            else:
+                self._oc_t0 = -1
+        else:
+            self._oc_ref = 0.0
+            self._oc_t0 = -1
+        if intent & I_LINK and 0 <= m.veh_soc <= self.soc_floor_pct:
+            f |= 1 << fl.F_SOC_FLOOR
+        if (k or intent & I_CONTACTORS) and m.veh_closed and m.veh_min_v > 0 and \
+                m.v_inlet <= m.veh_min_v + L.V_MIN_MARGIN_V:
+            f |= 1 << fl.F_MIN_VOLTAGE
+        # auxiliary contacts must mirror the command
+        if k:
+            bad = not (m.aux_pos and m.aux_neg)
+        else:
+            bad = m.aux_pos or m.aux_neg
+        if bad:
+            if self._aux_bad_t0 < 0:
+                self._aux_bad_t0 = now
+            elif now - self._aux_bad_t0 >= AUX_AGREE_MS:
+                f |= 1 << (fl.F_CONTACTOR if k else fl.F_WELDED)
+        else:
+            self._aux_bad_t0 = -1
+        # welding check: with our contactors open the link must separate from the inlet
+        if intent & I_WELD_CHECK and not k:
+            if not (m.aux_pos or m.aux_neg) and (
+                    m.v_link < L.V_SAFE_V or m.v_inlet - m.v_link > L.V_MATCH_MAX_V):
+                self._weld_ok = True
+            elif not self._weld_ok and now - self._weld_t0 >= L.WELD_CHECK_MS:
+                f |= 1 << fl.F_WELDED
+        return f
+
+    # ------------------------------------------------------------ outputs
+    def ceiling(self, m):
+        """Highest discharge current allowed now: min of the car's current and
+        power limits, cable/connector and fuse ratings, the configured and box
+        power, times the thermal derating."""
+        v = m.v_inlet
+        if v < L.V_SAFE_V or m.veh_max_i < 0 or m.veh_max_p < 0:
+            return 0.0
+        a = m.veh_max_i
+        if L.CABLE_RATING_A < a:
+            a = L.CABLE_RATING_A
+        if L.FUSE_RATING_A < a:
+            a = L.FUSE_RATING_A
+        p = m.veh_max_p
+        if self.max_power_w < p:
+            p = self.max_power_w
+        if L.BOX_MAX_POWER_W < p:
+            p = L.BOX_MAX_POWER_W
+        if p / v < a:
+            a = p / v
+        return a * self.derate
+
+    def _drive(self, now, m, intent, r):
+        """Compute the commands. Returns how contactors were opened this step:
+        OPEN_EMERGENCY (current above I_BREAK_MAX_A), OPEN_AFTER_CUT (no
+        current reading; power stage disabled for PS_CUT_SETTLE_MS) or 0."""
+        c = self.cmd
+        opened = 0
+        fresh = self._fresh(now, m)
+        # an unknown current counts as above the break limit
+        i_abs = (m.i_dc if m.i_dc >= 0 else -m.i_dc) if fresh else L.FUSE_RATING_A
+        want = bool(intent & I_CONTACTORS) and r == fl.R_NONE
+        if self._k:
+            if r >= fl.R_TRIP:
+                if self._open(i_abs):
+                    opened = OPEN_EMERGENCY
+            elif not want:
+                # Without a fresh current reading (power-stage link lost), a
+                # stage whose enable line has been low for PS_CUT_SETTLE_MS has
+                # stopped switching (hardware), so that counts as low.
+                cut_done = (not fresh and self._cut_t0 >= 0
+                            and now - self._cut_t0 >= L.PS_CUT_SETTLE_MS)
+                if i_abs <= L.I_BREAK_MAX_A:
+                    self._open(i_abs)
+                elif cut_done:
+                    self._open(0.0)
+                    opened = OPEN_AFTER_CUT
+                else:
+                    if self._open_t0 < 0:
+                        self._open_t0 = now
+                    if now - self._open_t0 >= L.RAMP_DOWN_TIMEOUT_MS:
+                        self.faults |= 1 << fl.F_RAMP_TIMEOUT
+                        r = fl.R_TRIP
+                        if self._open(i_abs):
+                            opened = OPEN_EMERGENCY
+            else:
+                self._open_t0 = -1
+        elif want:
+            dv = m.v_inlet - m.v_link
+            # both mirror contacts must read open before closing (a welded
+            # contact shows here before it can be closed onto)
+            if -L.V_MATCH_MAX_V <= dv <= L.V_MATCH_MAX_V and not (m.aux_pos or m.aux_neg):
+                self._k = True
+                self._open_t0 = -1
+        k = self._k
+        c.k_pos = c.k_neg = 1 if k else 0
+        # precharge / cable-check source: only before the contactors close
+        if intent & I_PRECHARGE and r == fl.R_NONE and not k:
+            c.k_pre = 1
+            if intent & I_ISO_TEST:
+                # IEC 61851-23 test voltage (ccs-nacs §6 row 7): min(500, EVmax + 50)
+                tv = m.veh_max_v + 50 if m.veh_max_v > 0 else 0.0
+            else:
+                tv = m.veh_target_v if m.veh_target_v > 0 else m.v_inlet
+            c.pre_target_v = tv if tv < L.PRECHARGE_MAX_V else L.PRECHARGE_MAX_V
+        else:
+            c.k_pre = 0
+            c.pre_target_v = 0.0
+        c.dc_discharge = 1 if (not k and not c.k_pre and (intent & I_DISCHARGE or r >= fl.R_STOP)) else 0
+        c.ps_enable = 1 if (k and intent & I_POWER_STAGE and r < fl.R_CUT) else 0
+        if c.ps_enable or not k:
+            self._cut_t0 = -1
+        elif self._cut_t0 < 0:
+            self._cut_t0 = now
+        # current and AC only while the contactors are wanted closed: a pending
+        # open ramps the current down first
+        if k and want and c.ps_enable and intent & I_CURRENT:
+            a = self.ceiling(m)
+            c.i_limit_a = a
+            p = m.veh_max_p if m.veh_max_p < self.max_power_w else self.max_power_w
+            if L.BOX_MAX_POWER_W < p:
+                p = L.BOX_MAX_POWER_W
+            c.p_limit_w = p * self.derate
+        else:
+            c.i_limit_a = 0.0
+            c.p_limit_w = 0.0
+        self.ceiling_a = c.i_limit_a
+        # AC side
+        need_bond = BOND_REQUIRED[self.mode]
+        if m.v_ac < L.BACKFEED_V_RMS:
+            if self._dead_t0 < 0:
+                self._dead_t0 = now
+        else:
+            self._dead_t0 = -1
+        ac_ok = (c.ps_enable and want and intent & I_AC and m.rcd_ok and m.ps_ready
+                 and c.npe_bond == need_bond)
+        if c.ac_relay:
+            if not ac_ok:
+                c.ac_relay = 0
+        else:
+            c.npe_bond = need_bond   # the bond only moves while the output is dead
+            if ac_ok and self._dead_t0 >= 0 and now - self._dead_t0 >= L.BACKFEED_CLEAR_MS:
+                c.ac_relay = 1
+        return opened
+
+    @staticmethod
+    def _fresh(now, m):
+        return m.ps_seen_ms >= 0 and now - m.ps_seen_ms <= L.PS_READING_MAX_AGE_MS
+
+    def _open(self, i_abs):
+        self._k = False
+        self._open_t0 = -1
+        c = self.cmd
+        c.k_pos = c.k_neg = 0
+        c.ps_enable = 0
+        if i_abs > L.I_BREAK_MAX_A:
+            self.emergency_opens += 1
+            self.last_emergency_a = i_abs
+            return True
+        return False
+
+    def _force_safe(self, m):
+        c = self.cmd
+        i_abs = (m.i_dc if m.i_dc >= 0 else -m.i_dc) if self._fresh(self.last_step_ms, m) else L.FUSE_RATING_A
+        if self._k:
+            self._open(i_abs)
+        c.k_pos = c.k_neg = c.k_pre = c.ac_relay = c.ps_enable = 0
+        c.i_limit_a = c.p_limit_w = 0.0
+        c.dc_discharge = 1
+
+    def _status(self, m, intent):
+        c = self.cmd
+        s = 0
+        mask = self.faults
+        if mask:
+            if fl.only_normal_end(mask):
+                s |= S_END
+            else:
+                s |= S_FAULT
+            r = fl.reaction_of(mask)
+            if r >= fl.R_TRIP:
+                s |= S_TRIP
+            if r >= fl.R_LOCKOUT:
+                s |= S_LOCKOUT
+        dv = m.v_inlet - m.v_link
+        matched = -L.V_MATCH_MAX_V <= dv <= L.V_MATCH_MAX_V
+        if intent & I_ISO_TEST and c.k_pre and m.iso_ohm >= L.ISO_MIN_OHM and c.pre_target_v > 0 \
+                and m.v_link >= c.pre_target_v - L.V_MATCH_MAX_V:
+            s |= S_ISO_OK
+        if matched and m.v_inlet >= L.V_SAFE_V and m.veh_closed:
+            s |= S_MATCHED
+        if self._k and m.aux_pos and m.aux_neg:
+            s |= S_CLOSED
+        if c.ps_enable and m.ps_ready:
+            s |= S_PS_READY
+        i_abs = m.i_dc if m.i_dc >= 0 else -m.i_dc
+        if c.i_limit_a == 0 and i_abs <= L.I_BREAK_MAX_A and self._fresh(self.last_step_ms, m):
+            s |= S_CURRENT_LOW
+        if not self._k and not m.aux_pos and not m.aux_neg:
+            s |= S_OPEN
+        if self._weld_ok:
+            s |= S_WELD_OK
+        if m.v_link < L.V_SAFE_V and m.v_inlet < L.V_SAFE_V:
+            s |= S_DISCHARGED
+        if c.safe():
+            s |= S_SAFE
+        if c.ac_relay:
+            s |= S_AC_ON
+        return s
+
+    # ------------------------------------------------------------ asynchronous paths
+    def estop(self, now):
+        """E-stop interrupt path: trip at once, without waiting for a step."""
+        self.faults |= 1 << fl.F_ESTOP
+        m = self.m
+        i_abs = L.FUSE_RATING_A          # unknown: count it as an emergency
+        if m is not None and self._fresh(now, m):
+            i_abs = m.i_dc if m.i_dc >= 0 else -m.i_dc
+        if self._k:
+            self._open(i_abs)
+        c = self.cmd
+        c.k_pos = c.k_neg = c.k_pre = c.ac_relay = c.ps_enable = 0
+        c.i_limit_a = c.p_limit_w = 0.0
+
+    def monitor(self, now):
+        """Timer-interrupt path watching the main loop. After LOOP_STALL_MS
+        without a step it drops the power-stage enable (hardware cut) and the
+        AC relay; PS_CUT_SETTLE_MS later it opens the contactors. Returns True
+        when it changed any output (the io adapter then applies them)."""
+        if self.last_step_ms < 0 or now - self.last_step_ms <= L.LOOP_STALL_MS:
+            return False
+        c = self.cmd
+        if self._stall_cut_ms < 0:
+            self._stall_cut_ms = now
+            self.faults |= 1 << fl.F_LOOP_STALL
+            c.ps_enable = c.ac_relay = c.k_pre = 0
+            c.i_limit_a = c.p_limit_w = 0.0
+            return True
+        if self._k and now - self._stall_cut_ms >= L.PS_CUT_SETTLE_MS:
+            # the power stage stopped switching when its enable dropped
+            self._k = False
+            c.k_pos = c.k_neg = 0
+            return True
+        return False
+
+    # ------------------------------------------------------------ clearing
+    def _present(self, bit, m, now):
+        """Is the condition behind a latched fault still there?"""
+        if m is None:
+            return False
+        if bit == fl.F_ESTOP:
+            return not m.estop_ok
+        if bit == fl.F_OVER_TEMP:
+            t = m.t_inlet if m.t_inlet > m.t_stage else m.t_stage
+            return t >= L.T_RESTART_C
+        if bit == fl.F_RCD:
+            return not m.rcd_ok
+        if bit == fl.F_BACKFEED:
+            return m.v_ac >= L.BACKFEED_V_RMS
+        if bit == fl.F_PS_LINK:
+            return now - (m.ps_seen_ms if m.ps_seen_ms >= 0 else self._boot_ms) > L.PS_LINK_TIMEOUT_MS
+        if bit == fl.F_PS_FAULT:
+            return m.ps_fault
+        if bit == fl.F_ISOLATION:
+            return 0 <= m.iso_ohm < L.ISO_MIN_OHM
+        return False
+
+    def try_clear(self, now, reset=False, unplugged=False):
+        """Clear latched faults whose condition is gone and whose rule allows
+        it: C_AUTO on a user reset, C_UNPLUG once the car is unplugged,
+        C_SERVICE never. Nothing clears while a contactor is commanded
+        closed. Returns the faults still latched."""
+        if self._k:
+            return self.faults
+        keep = 0
+        for i in range(fl.N_FAULTS):
+            b = 1 << i
+            if not self.faults & b:
+                continue
+            rule = fl.FAULTS[i][3]
+            allowed = (rule == fl.C_AUTO and reset) or (rule == fl.C_UNPLUG and unplugged)
+            if not allowed or self._present(i, self.m, now):
+                keep |= b
+        self.faults = keep
+        return keep
+
+    def service_clear(self):
+        """Technician command after repair: clears everything (incl. lockout)."""
+        if not self._k:
+            self.faults = 0
+        return self.faults

@@ -1,0 +1,376 @@
+"""Simulated plant around the real safety firmware (SafetyApp on the sim HAL).
+
+A deliberately simple model, run in 1 ms steps of simulated time:
+- a car (CCS/DIN-style) with a pack, contactors, limits and a protocol
+  stand-in that answers the handshake and closes its contactors once the
+  inlet is within 20 V of the pack during PreCharge;
+- the precharge/cable-check source (2 A class, slews 1000 V/s, drives the
+  box DC link and, through a diode, the open inlet);
+- box contactors with 15 ms pull-in and auxiliary contacts;
+- a power stage that follows the supervisor's current limit at 100 A/s,
+  soft-starts in 200 ms, reports on the "internal CAN" every 10 ms and stops
+  switching within ~5 ms when PS_ENABLE drops;
+- an AC output with a load, an RCD and an optional foreign source.
+Faults are injected by setting attributes (see `inject`).
+"""
+from firmware.core.clock import SimClock
+from firmware.hal.sim import make_sim_hal
+from firmware.hal import pins
+from firmware.safety import app as A
+from firmware.safety import limits as L
+from firmware.session import table as T
+
+PACK_R_OHM = 0.1
+PS_RAMP_A_PER_MS = 0.1          # 100 A/s
+SOURCE_V_PER_MS = 1.0           # 1000 V/s
+HANDSHAKE_MS = 1000
+CAR_OPEN_AFTER_STOP_MS = 300    # Ioniq waits 300 ms (ccs-nacs §6 row 11)
+PS_SOFT_START_MS = 200
+VEH_MSG_PERIOD_MS = 50
+PS_MSG_PERIOD_MS = 10
+
+FAULTS = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "loop_stall",
+          "backfeed", "rcd", "over_current", "short", "soc_floor", "min_voltage", "welded")
+
+
+class Plant:
+    def __init__(self, pack_v=400.0, soc=80, car_max_i=25.0, car_max_p=11000.0,
+                 car_min_v=300.0, car_max_v=450.0, load_w=3000.0, car_closes_early=False):
+        self.clock = SimClock()
+        self.hal = make_sim_hal(self.clock)
+        self.app = A.SafetyApp(self.hal)
+        self.reboots = 0
+        # car
+        self.pack_v = pack_v
+        self.soc = soc
+        self.car_max_i = car_max_i
+        self.car_max_p = car_max_p
+        self.car_min_v = car_min_v
+        self.car_max_v = car_max_v
+        self.car_closed = False
+        # CHAdeMO-like: the car closes its contactors at 0 V right after the
+        # handshake, so the box must bring its own link up to the pack
+        self.car_closes_early = car_closes_early
+        self.tx_max_i = -1.0     # limits as last sent over the vehicle link
+        self.tx_max_p = -1.0
+        self.plugged = False
+        self.proto_on = False
+        self.link_up = False
+        self.proto_t0 = -1
+        self.stop_t0 = -1
+        self.hs_done = False
+        # physics
+        self.v_inlet = 0.0
+        self.v_link = 0.0
+        self.i = 0.0
+        self.temp = 25.0
+        self.load_w = load_w
+        self.kp = False          # physical contactor states
+        self.kn = False
+        self._kp_t = -1
+        self._kn_t = -1
+        self.ps_on_t = -1
+        self.v_ac = 0.0
+        self.p_ac = 0.0
+        # injected faults
+        self.estop = False
+        self.iso_bad = False
+        self.heating = False     # over-temperature: 80 degC then +40 degC/s
+        self.link_dead = False
+        self.ps_dead = False
+        self.stalled = False
+        self.backfeed_v = 0.0
+        self.rcd_trip = False
+        self.oc_offset = 0.0
+        self.short = False
+        self.welded = False
+        # observations
+        self.opens = []          # (t, |i| at the opening command, emergency count after)
+        self.closes = []         # (t, |v_inlet - v_link| at the closing command)
+        self.fault_onset = -1
+        self.injected = None
+        self.onset_energised = False
+        self._env = 0.0
+        self._prev_k = 0
+        self._emerg = 0
+
+    # ------------------------------------------------------------ user / car inputs
+    def plug(self, on=True):
+        self.plugged = on
+        if not on:
+            self.link_up = False
+            self.hs_done = False
+
+    def start(self):
+        self.app.session.post(T.EV_START)
+
+    def stop(self):
+        self.app.session.post(T.EV_STOP)
+
+    def inject(self, fault):
+        now = self.clock.now_ms()
+        self.fault_onset = now
+        self.injected = fault
+        if fault == "estop":
+            self.estop = True
+            self._write_inputs()
+            self.app.estop_irq(now)          # the pin's falling-edge interrupt
+            self._edges(now)
+        elif fault == "isolation":
+            self.iso_bad = True
+        elif fault == "over_temp":
+            self.heating = True
+            self.temp = max(self.temp, 80.0)
+            self.fault_onset = -1            # onset is when T_STOP_C is crossed
+        elif fault == "vehicle_link":
+            self.link_dead = True
+        elif fault == "ps_link":
+            self.ps_dead = True
+        elif fault == "loop_stall":
+            self.stalled = True
+        elif fault == "backfeed":
+            self.backfeed_v = 120.0
+        elif fault == "rcd":
+            self.rcd_trip = True
+        elif fault == "over_current":
+            self.oc_offset = 25.0
+            self.fault_onset = -1            # onset when the excess current flows
+        elif fault == "short":
+            self.short = True
+            self.fault_onset = -1            # onset when short-circuit current flows
+        elif fault == "soc_floor":
+            self.soc = self.app.sup.soc_floor_pct
+        elif fault == "min_voltage":
+            self.pack_v = self.car_min_v + L.V_MIN_MARGIN_V / 2
+            if not self.car_closed:
+                self.fault_onset = -1        # onset when the pack shows on the inlet
+        elif fault == "welded":
+            self.welded = True
+            self.kp = True
+        else:
+            raise ValueError(fault)
+
+    # ------------------------------------------------------------ simulation
+    def run(self, ms, check=None):
+        for _ in range(ms):
+            self.step()
+            if check is not None:
+                check(self)
+
+    def run_until(self, pred, max_ms, check=None):
+        for _ in range(max_ms):
+            if pred(self):
+                return True
+            self.step()
+            if check is not None:
+                check(self)
+        return pred(self)
+
+    def out(self, role):
+        return self.hal.gpio[role].level
+
+    def step(self):
+        now = self.clock.now_ms()
+        self._physics(now)
+        self._write_inputs()
+        self._can_inputs(now)
+        app = self.app
+        if not self.stalled and now % L.SUPERVISOR_PERIOD_MS == 0:
+            acts = app.tick(now)
+            self._protocol_actions(now, acts)
+        if now % L.MONITOR_PERIOD_MS == 5:
+            app.monitor(now)
+        self._edges(now)
+        if self.hal.wdt.expired():
+            self._reboot()
+        self.clock.advance(1)
+
+    def _edges(self, now):
+        k = self.out("K_DC_POS")
+        if k != self._prev_k:
+            if k:
+                self.closes.append((now, abs(self.v_inlet - self.v_link)))
+            else:
+                self.opens.append((now, abs(self.i), self.app.sup.emergency_opens, self._emerg))
+            self._prev_k = k
+        self._emerg = self.app.sup.emergency_opens
+
+    def _reboot(self):
+        # an MCU reset drives every output pin low; the firmware starts afresh
+        for role in pins.GPIO_OUT:
+            self.hal.gpio[role].value(0)
+        self.stalled = False
+        self.reboots += 1
+        self.app = A.SafetyApp(self.hal, A.RESET_WATCHDOG)
+        self._prev_k = 0
+        self._emerg = 0
+        self.proto_on = False
+        self.link_up = False
+        self.hs_done = False
+        self.stop_t0 = self.clock.now_ms()
+
+    def _protocol_actions(self, now, acts):
+        s = self.app.session
+        s.set_plugged(self.plugged)
+        if acts & T.A_PROTO_START:
+            self.proto_on = True
+            self.link_up = True          # the car keeps talking until the session ends
+            self.proto_t0 = now
+            self.hs_done = False
+            self.stop_t0 = -1
+        if acts & T.A_PROTO_STOP:
+            self.proto_on = False
+            self.stop_t0 = now
+        if self.proto_on and not self.hs_done and not self.link_dead and now - self.proto_t0 >= HANDSHAKE_MS:
+            self.hs_done = True
+            s.post(T.EV_HANDSHAKE_DONE)
+
+    def _physics(self, now):
+        g = self.hal.gpio
+        cmd = self.app.sup.cmd
+        # box contactors: 15 ms pull-in / drop-out, a welded one stays closed
+        for attr, role in (("kp", "K_DC_POS"), ("kn", "K_DC_NEG")):
+            want = g[role].level == 1
+            tname = "_" + attr + "_t"
+            if getattr(self, attr) != want:
+                t = getattr(self, tname)
+                if t < 0:
+                    setattr(self, tname, now)
+                elif now - t >= 15 and not (attr == "kp" and self.welded):
+                    setattr(self, attr, want)
+                    setattr(self, tname, -1)
+            else:
+                setattr(self, tname, -1)
+        path = self.kp and self.kn
+        # the car: closes during PreCharge when the inlet matches, opens after a stop
+        st = self.app.session.state
+        if not self.car_closed and self.proto_on and self.hs_done and (
+                self.car_closes_early or (
+                    st == T.PRECHARGE and abs(self.v_inlet - self.pack_v) < L.V_MATCH_MAX_V)):
+            self.car_closed = True
+        if self.car_closed and ((self.stop_t0 >= 0 and now - self.stop_t0 >= CAR_OPEN_AFTER_STOP_MS)
+                                or not self.plugged):
+            self.car_closed = False
+        # power stage
+        ps = g["PS_ENABLE"].level == 1 and not self.short
+        if ps:
+            if self.ps_on_t < 0:
+                self.ps_on_t = now
+        else:
+            self.ps_on_t = -1
+        ready = ps and now - self.ps_on_t >= PS_SOFT_START_MS
+        relay = g["AC_OUT_RELAY"].level == 1 and not self.rcd_trip
+        if self.short and path and self.car_closed:
+            self.i = 60.0
+        elif path and self.car_closed and ps:
+            demand = self.load_w / (0.95 * self.v_inlet) if relay and ready and self.v_inlet > 50 else 0.3
+            target = min(cmd.i_limit_a, demand) + self.oc_offset
+            if self.i < target:
+                self.i = min(target, self.i + PS_RAMP_A_PER_MS)
+            else:
+                self.i = max(target, self.i - PS_RAMP_A_PER_MS)
+        else:
+            self.i *= 0.5 if path and self.car_closed else 0.0
+        # voltages
+        src = g["K_PRECHARGE"].level == 1 and not self.short
+        tgt = cmd.pre_target_v
+        if self.car_closed:
+            self.v_inlet = self.pack_v - PACK_R_OHM * self.i
+        if path:
+            if self.car_closed:
+                self.v_link = self.v_inlet
+            elif self.short:
+                self.v_link = self.v_inlet = 0.0
+            else:
+                self.v_link = self.v_inlet = self._toward(self.v_link, tgt, src, g["DC_DISCHARGE"].level)
+        else:
+            self.v_link = 0.0 if self.short else self._toward(self.v_link, tgt, src, g["DC_DISCHARGE"].level)
+            if not self.car_closed:
+                if src and not self.short:
+                    self.v_inlet = self.v_link          # diode-coupled source output
+                else:
+                    self.v_inlet *= 0.99                # inlet bleeder, tau ~100 ms
+        # what the stage may legitimately carry: the limit, falling no faster than 100 A/s
+        self._env = max(cmd.i_limit_a, self._env - PS_RAMP_A_PER_MS)
+        if self.fault_onset < 0 and self.injected is not None:
+            f = self.injected
+            if (f == "short" and self.i >= 60.0) or (f == "min_voltage" and self.car_closed) or (
+                    f == "over_current" and self.i > self._env + L.OC_MARGIN_A):
+                self.fault_onset = now
+                self.onset_energised = self._energised()
+        if self.heating:
+            self.temp += 0.04
+            if self.fault_onset < 0 and self.temp >= L.T_STOP_C:
+                self.fault_onset = now
+                self.onset_energised = self._energised()
+        # AC output
+        if relay and self.backfeed_v > 0:
+            self.v_ac = self.backfeed_v
+            self.p_ac = -1500.0
+        elif relay and ready:
+            self.v_ac = 230.0
+            self.p_ac = self.load_w
+        else:
+            self.v_ac = self.backfeed_v
+            self.p_ac = 0.0
+
+    def _energised(self):
+        g = self.hal.gpio
+        return any(g[r].level for r in ("K_DC_POS", "K_DC_NEG", "K_PRECHARGE", "PS_ENABLE", "AC_OUT_RELAY"))
+
+    @staticmethod
+    def _toward(v, tgt, src, discharge):
+        if src:
+            if v < tgt:
+                return min(tgt, v + SOURCE_V_PER_MS)
+            return max(tgt, v - SOURCE_V_PER_MS)
+        if discharge:
+            return v * 0.98                             # tau ~50 ms
+        return v * 0.9999
+
+    def _write_inputs(self):
+        h = self.hal
+        h.adc["V_INLET"].mv = self.v_inlet * 1000 / pins.ADC["V_INLET"][1]
+        h.adc["V_LINK"].mv = self.v_link * 1000 / pins.ADC["V_LINK"][1]
+        h.adc["V_AC_OUT"].mv = self.v_ac * 1000 / pins.ADC["V_AC_OUT"][1]
+        h.adc["T_INLET"].mv = 500 + self.temp * 10
+        h.gpio["ESTOP"].level = 0 if self.estop else 1
+        h.gpio["RCD_OK"].level = 0 if self.rcd_trip else 1
+        h.gpio["K_DC_POS_AUX"].level = 1 if self.kp else 0
+        h.gpio["K_DC_NEG_AUX"].level = 1 if self.kn else 0
+
+    def _can_inputs(self, now):
+        """Stand-in for the power-stage CAN decoder and the protocol stacks."""
+        m = self.app.m
+        if not self.ps_dead:
+            if now % PS_MSG_PERIOD_MS == 0:
+                m.ps_seen_ms = now
+            m.i_dc = self.i
+            m.p_ac = self.p_ac
+            m.t_stage = self.temp
+            m.ps_ready = self.ps_on_t >= 0 and now - self.ps_on_t >= PS_SOFT_START_MS
+            m.ps_fault = False
+        m.iso_ohm = (50000 if self.iso_bad else 2000000) if self.plugged else -1
+        talking = self.link_up and self.plugged and not self.link_dead
+        if talking and now % VEH_MSG_PERIOD_MS == 0:
+            m.veh_seen_ms = now
+        if talking and self.hs_done:
+            m.veh_max_i = self.tx_max_i = self.car_max_i
+            m.veh_max_p = self.tx_max_p = self.car_max_p
+            m.veh_min_v = self.car_min_v
+            m.veh_max_v = self.car_max_v
+            m.veh_target_v = self.pack_v
+            m.veh_soc = int(self.soc)
+            m.veh_closed = self.car_closed
+        elif not self.link_up:
+            m.veh_closed = self.car_closed
+            m.veh_soc = -1
+
+
+def to_supplying(plant, max_ms=10000):
+    """Plug, start and run until the box supplies the AC load."""
+    plant.plug()
+    plant.run(20)
+    plant.start()
+    ok = plant.run_until(lambda p: p.app.session.state == T.SUPPLYING and p.out("AC_OUT_RELAY"), max_ms)
+    return ok
