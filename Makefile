@@ -17,6 +17,7 @@ $(BUILD)/.sys.stamp:
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm  >/dev/null || missing="$$missing npm"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	[ -f /usr/share/java/javax.mail.jar ] || missing="$$missing libmail-java"; \
 	$(PY) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
@@ -41,11 +42,21 @@ $(BUILD)/typings/.stamp: constraints.txt $(VENV)/.stamp
 	$(VPY) -m pip install -q -c constraints.txt --no-user --target $(BUILD)/typings micropython-stm32-stubs
 	@touch $@
 
-setup: $(VENV)/.stamp node_modules/.stamp $(BUILD)/typings/.stamp gen
+setup: $(VENV)/.stamp node_modules/.stamp $(BUILD)/typings/.stamp $(BUILD)/josev-venv/.stamp gen
+
+# ---- EXI (issue #4): Josev (PyPI iso15118) in its own venv, for the V2G XSDs and the
+# EXIficient peer codec (EXICodec.jar) the differential tests compare against.
+JOSEV_VENV := $(BUILD)/josev-venv
+$(JOSEV_VENV)/.stamp: tools/exigen/josev-constraints.txt $(BUILD)/.sys.stamp
+	rm -rf $(JOSEV_VENV)
+	$(PY) -m venv $(JOSEV_VENV)
+	$(JOSEV_VENV)/bin/python -m pip install -q -c tools/exigen/josev-constraints.txt iso15118
+	@touch $@
 
 # ---------------------------------------------------------------- generated code
-gen: $(VENV)/.stamp
+gen: $(VENV)/.stamp $(BUILD)/josev-venv/.stamp
 	@if [ -f tools/gen_can.py ]; then $(VPY) tools/gen_can.py; fi
+	$(VPY) -m tools.exigen   # EXI grammar tables -> firmware/v2g/exi/gen/ (issue #4)
 
 # ---------------------------------------------------------------- the two main jobs
 demo: setup

@@ -4,8 +4,9 @@ import argparse
 import sys
 
 from host_tools import canlog, monitor, simcmd
+from host_tools.exi import cli as exi_cli
 
-_MODULES = [monitor, simcmd, canlog]  # canlog: `log record|replay|convert|decode` (issue #3)
+_MODULES = [monitor, simcmd, canlog, exi_cli]
 
 
 def build_parser():

@@ -1,0 +1,1 @@
+"""Generated EXI grammar tables (one module per schema set); see tools/exigen."""
