@@ -16,32 +16,25 @@ can.host_decode_frames_per_s / can.host_decode_ratio_vs_cantools
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
+
+import common  # noqa: E402  (bench/common.py)
 
 LOG_FRAMES = 1_000_000
 LOG_RECIPE = "v1-seed7-pool48"  # change when the frame mix changes
 LOG_PATH = os.path.join(ROOT, "build", "can_bench_%d_%s.blf" % (LOG_FRAMES, LOG_RECIPE))
 
 
-def _json_line(out):
-    for line in reversed(out.strip().splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    raise RuntimeError("no JSON result in output:\n" + out)
-
-
 def codec_timing():
     script = os.path.join(HERE, "can_codec_timing.py")
-    c = _json_line(subprocess.run([sys.executable, script, "1000"], capture_output=True, text=True,
-                                  check=True, cwd=ROOT).stdout)
-    m = _json_line(subprocess.run(["node", os.path.join(ROOT, "tools", "mpy", "run.mjs"), "--script", script, "100"],
-                                  capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+    c = common.run_cpython(script, 1000)
+    m = common.run_micropython(script, 100)
     return c, m
 
 

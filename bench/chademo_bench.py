@@ -21,27 +21,20 @@ chademo.session_setup_ms
 """
 import json
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
 
-
-def _json_line(out):
-    for line in reversed(out.strip().splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    raise RuntimeError("no JSON result in output:\n" + out)
+import common  # noqa: E402  (bench/common.py)
 
 
 def step_timing():
     script = os.path.join(HERE, "chademo_step.py")
-    c = _json_line(subprocess.run([sys.executable, script, "5000"], capture_output=True, text=True,
-                                  check=True, cwd=ROOT).stdout)
-    m = _json_line(subprocess.run(["node", os.path.join(ROOT, "tools", "mpy", "run.mjs"), "--script", script, "2000"],
-                                  capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+    c = common.run_cpython(script, 5000)
+    m = common.run_micropython(script, 2000)
     return c, m
 
 

@@ -10,29 +10,21 @@ import glob
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
 
-
-def _json_line(out):
-    for line in reversed(out.strip().splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    raise RuntimeError("no JSON result in output:\n" + out)
+import common  # noqa: E402  (bench/common.py)
 
 
 def firmware_metrics():
     script = os.path.join(HERE, "firmware_tick.py")
-    cp = subprocess.run([sys.executable, script], capture_output=True, text=True, check=True, cwd=ROOT)
-    c = _json_line(cp.stdout)
-    mp = subprocess.run(["node", os.path.join(ROOT, "tools", "mpy", "run.mjs"), "--script", script],
-                        capture_output=True, text=True, check=True, cwd=ROOT)
-    m = _json_line(mp.stdout)
+    c = common.run_cpython(script)
+    m = common.run_micropython(script)
     return {
         "firmware.boot_ms.cpython": {"value": round(c["boot_us"] / 1000.0, 3), "unit": "ms"},
         "firmware.tick_us.cpython": {"value": round(c["tick_us"], 3), "unit": "us"},

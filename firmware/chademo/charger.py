@@ -166,6 +166,7 @@ T_OVERCURRENT_MS = const(1000)      # measured > allowed + 10 A this long (the c
 V_EV_CONTACTORS_OPEN = const(10)    # s6 #6: inlet < 10 V with the car's contactors open
 V_END_OF_TEST = const(20)           # s6 #6: end of insulation test < 20 V (and 0 V for d2, #7)
 V_BATTERY_PRESENT = const(50)       # s6 #8: measured battery voltage > 50 V
+V_MATCH = const(20)                 # box contactors close only with both sides within 20 V (issue #5 invariant)
 V_WELDING_DONE = const(10)          # s6 #13: <= 10 V within 2 s
 V_TOUCH_SAFE = const(60)            # s6 IEEE 2030.1.1 item: < 60 V (we keep the lock until then)
 I_STOP_CURRENT = const(5)           # s6 #12: current <= 5 A
@@ -671,9 +672,16 @@ class ChademoCharger:
         if self.inlet_v <= V_BATTERY_PRESENT:
             self._stop(R_EV_CONTACTORS_OPENED, True, now)
         elif self._phase == 0:
-            if self.ok[A_PRECHARGE] > 0 and self.ok[A_PRECHARGE] == self.req[A_PRECHARGE]:
-                self._request(A_BOX_CONTACTORS, 1, now)
-                self._phase = 1
+            target = self.req[A_PRECHARGE]
+            if self.ok[A_PRECHARGE] > 0 and self.ok[A_PRECHARGE] == target:
+                v = int(self.inlet_v)
+                if -V_MATCH < v - target < V_MATCH:
+                    self._request(A_BOX_CONTACTORS, 1, now)
+                    self._phase = 1
+                else:
+                    # the inlet moved since the match (sensor step, car-side change):
+                    # precharge again to what the inlet reads now, never close across a gap
+                    self._request(A_PRECHARGE, v, now)
         elif self.ok[A_BOX_CONTACTORS] == 1:
             self._request(A_PRECHARGE, 0, now)
             self._goto(S_WAIT_CURRENT_REQUEST, now)

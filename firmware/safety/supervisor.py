@@ -203,7 +203,8 @@ class Supervisor:
         else:
             self.derate = 1.0
         # the vehicle link is watched once it has been up in this session
-        if intent & I_LINK and m.veh_seen_ms >= self._link_rise >= 0 and \
+        # With the DC path closed the link must be alive, whatever the session asks.
+        if (intent & I_LINK and m.veh_seen_ms >= self._link_rise >= 0 or k) and \
                 now - m.veh_seen_ms > L.VEHICLE_LINK_TIMEOUT_MS:
             f |= 1 << fl.F_VEHICLE_LINK
         # the power stage reports continuously while the box is powered
@@ -243,9 +244,11 @@ class Supervisor:
         else:
             self._oc_ref = 0.0
             self._oc_t0 = -1
-        if intent & I_LINK and 0 <= m.veh_soc <= self.soc_floor_pct:
+        if (intent & I_LINK or k) and 0 <= m.veh_soc <= self.soc_floor_pct:
             f |= 1 << fl.F_SOC_FLOOR
-        if (k or intent & I_CONTACTORS) and m.veh_closed and m.veh_min_v > 0 and \
+        # the inlet shows the pack once the car has closed; with our contactors
+        # closed it is what we draw from, whatever the car reports
+        if (k or (intent & I_CONTACTORS and m.veh_closed)) and m.veh_min_v > 0 and \
                 m.v_inlet <= m.veh_min_v + L.V_MIN_MARGIN_V:
             f |= 1 << fl.F_MIN_VOLTAGE
         # auxiliary contacts must mirror the command
@@ -301,6 +304,7 @@ class Supervisor:
         # an unknown current counts as above the break limit
         i_abs = (m.i_dc if m.i_dc >= 0 else -m.i_dc) if fresh else L.FUSE_RATING_A
         want = bool(intent & I_CONTACTORS) and r == fl.R_NONE
+        k_was = self._k
         if self._k:
             if r >= fl.R_TRIP:
                 if self._open(i_abs):
@@ -355,7 +359,9 @@ class Supervisor:
             self._cut_t0 = now
         # current and AC only while the contactors are wanted closed: a pending
         # open ramps the current down first
-        if k and want and c.ps_enable and intent & I_CURRENT:
+        # ... and never on the step that closes them: the checks of this step
+        # ran with them open, and the mirror contacts must confirm first
+        if k and k_was and m.aux_pos and m.aux_neg and want and c.ps_enable and intent & I_CURRENT:
             a = self.ceiling(m)
             c.i_limit_a = a
             p = m.veh_max_p if m.veh_max_p < self.max_power_w else self.max_power_w

@@ -296,7 +296,12 @@ def test_random_faults_in_a_full_session_end_safe_and_in_order(faults, fault_bit
     until_end(r, 60000)
     assert r.core.state in (ch.S_IDLE, ch.S_FAULT)
     assert released(r)
-    assert r.sup.refused == []                  # the stand-in supervisor never saw an out-of-order request
+    # The stand-in supervisor never saw an out-of-order request. One refusal is
+    # legitimate: a measurement step (v_offset) landing between the core's
+    # matched request and the supervisor's check makes the supervisor veto the
+    # close (sides > 20 V apart); the session must then still end safe.
+    allowed = {(ch.A_BOX_CONTACTORS, 1)} if any(n == "v_offset" for _, n in faults) else set()
+    assert [x for x in r.sup.refused if x not in allowed] == []
     if car.opened_under_load:
         # only a car that opened by itself, or a d2 drop after the current was already brought down
         assert any(n == "open_contactors" for _, n in faults)

@@ -58,3 +58,28 @@ def test_ac_and_current_are_not_granted_outside_supplying_conditions():
     p.inject("soc_floor")
     p.run(50, chk)
     assert p.app.sup.cmd.i_limit_a == 0 and p.out("AC_OUT_RELAY") == 0
+
+
+def test_soc_floor_holds_even_if_the_session_forgets_the_link():
+    # found by a long stateful run: the floor was only checked with I_LINK asked for
+    p = Plant()
+    chk = Checker(p)
+    assert to_supplying(p)
+    p.run(300, chk)
+    p.inject("soc_floor")
+    _rogue(p, drop=S.I_LINK)
+    p.run(800, chk)
+    assert p.app.sup.cmd.i_limit_a == 0 and p.out("K_DC_POS") == 0
+    assert not p.app.sup.faults & (1 << fl.F_INVARIANT)
+
+
+def test_closed_dc_path_needs_a_live_vehicle_link_whatever_the_session_asks():
+    # found by a long stateful run: the link watch keyed on the session's
+    # request edge, so a link that died just before it was never watched
+    p = Plant()
+    chk = Checker(p)
+    assert to_supplying(p)
+    _rogue(p, drop=S.I_LINK)
+    p.link_dead = True
+    p.run(L.VEHICLE_LINK_TIMEOUT_MS + L.RAMP_DOWN_TIMEOUT_MS + 40, chk)
+    assert p.app.sup.faults & (1 << fl.F_VEHICLE_LINK) and p.out("K_DC_POS") == 0
