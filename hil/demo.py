@@ -13,9 +13,11 @@ session timeline (firmware time from the heartbeat uptime, AC power,
 energy) and checks the monitor saw it reach Supplying with AC power and
 come back to ReadyToUnplug. Exit 0 only if both parts passed.
 """
+import contextlib
 import json
 import subprocess
 import sys
+import threading
 import time
 
 from host_tools import benchbus, dbcs
@@ -29,6 +31,22 @@ def _cli(*args):
     return [sys.executable, "-m", "host_tools.cli"] + list(args)
 
 
+@contextlib.contextmanager
+def _bench():
+    """A bench bus server on loopback plus a list for the processes started on it;
+    on exit every process still running is killed and the server stopped."""
+    server, channel = benchbus.start_server()
+    procs = []
+    try:
+        yield channel, procs
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+        server.terminate()
+        server.wait(5)
+
+
 def main():
     rc = heartbeat_part()
     rc2 = discharge_part()
@@ -36,16 +54,14 @@ def main():
 
 
 def heartbeat_part():
-    server, channel = benchbus.start_server()
-    print("demo: bench bus on %s" % channel)
-    procs = []
-    try:
+    frames = []
+    with _bench() as (channel, procs):
+        print("demo: bench bus on %s" % channel)
         sim = subprocess.Popen(_cli("sim", "-c", channel, "--speed", "1", "--duration", str(RUN_S + 2)))
         procs.append(sim)
         mon = subprocess.Popen(_cli("monitor", "-c", channel, "--json", "--duration", str(RUN_S)),
                                stdout=subprocess.PIPE, text=True)
         procs.append(mon)
-        frames = []
         for line in mon.stdout:
             rec = json.loads(line)
             frames.append(rec)
@@ -55,12 +71,6 @@ def heartbeat_part():
                     rec["id"], rec["name"], s["UptimeS"], s["AliveCounter"], s["SessionState"]))
         mon.wait(10)
         sim.wait(15)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-        server.terminate()
-        server.wait(5)
     return verify(frames)
 
 
@@ -91,29 +101,24 @@ def _enum(v, names):
 
 
 def discharge_part():
-    server, channel = benchbus.start_server()
-    print("demo: discharge session on %s (firmware at %dx real time)" % (channel, SESSION_SPEED))
-    wall_s = SESSION_FW_S / SESSION_SPEED
-    procs = []
     frames = []
-    try:
-        mon = subprocess.Popen(_cli("monitor", "-c", channel, "--json", "--duration", str(wall_s + 3)),
-                               stdout=subprocess.PIPE, text=True)
+    with _bench() as (channel, procs):
+        print("demo: discharge session on %s (firmware at %dx real time)" % (channel, SESSION_SPEED))
+        mon = subprocess.Popen(_cli("monitor", "-c", channel, "--json", "--duration", str(SESSION_FW_S + 30)),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(mon)
-        time.sleep(0.5)   # the monitor is listening before the box boots
+        if "listening" not in mon.stderr.readline():   # the box boots only once the monitor listens
+            print("demo: FAIL: the monitor did not come up")
+            return 1
+        reader = threading.Thread(target=lambda: frames.extend(json.loads(line) for line in mon.stdout))
+        reader.start()
         sim = subprocess.Popen(_cli("sim", "-c", channel, "--scenario", "discharge", "--speed",
                                     str(SESSION_SPEED), "--duration", str(SESSION_FW_S)))
         procs.append(sim)
-        for line in mon.stdout:
-            frames.append(json.loads(line))
-        mon.wait(10)
-        sim.wait(15)
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-        server.terminate()
-        server.wait(5)
+        sim.wait(SESSION_FW_S + 60)   # however slow the machine, the session is played to its end
+        time.sleep(0.5)               # the last frames still in flight reach the monitor
+        mon.terminate()
+        reader.join(10)
     return verify_session(frames)
 
 

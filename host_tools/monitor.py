@@ -84,6 +84,8 @@ def run(args):
         print("monitor: cannot open CAN interface %s %s: %s" % (args.interface, args.channel, e), file=sys.stderr)
         return 3
     live = not (args.json or args.lines) and sys.stdout.isatty()
+    if not live:  # scripts (make demo) wait for this before they start the traffic
+        print("monitor: listening on %s %s" % (args.interface, args.channel), file=sys.stderr, flush=True)
     try:
         return _loop(bus, dec, args, live)
     except KeyboardInterrupt:
