@@ -10,7 +10,7 @@ _MODULES = [monitor, simcmd, canlog, exi_cli]
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="v2xbox", description="v2xbox technician tool: monitor, simulate, diagnose, flash, log")
+    p = argparse.ArgumentParser(prog="v2xbox", description="v2xbox technician tool: monitor, simulate, log, EXI")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for mod in _MODULES:
