@@ -10,26 +10,14 @@ gc disabled while measuring).
 import gc
 import json
 import sys
-import time
 
+from stopwatch import MICRO, elapsed_us, now_us  # noqa: E402  (bench/stopwatch.py)
 import firmware  # noqa: F401
 from firmware.can import codec
 from firmware.can.gen import box, chademo, power_stage
 
-MICRO = sys.implementation.name == "micropython"
 MODULES = (box, chademo, power_stage)
 
-
-def _now_us():
-    if MICRO:
-        return time.ticks_us()  # type: ignore[attr-defined]
-    return time.perf_counter_ns() // 1000
-
-
-def _elapsed_us(t0):
-    if MICRO:
-        return time.ticks_diff(time.ticks_us(), t0)  # type: ignore[attr-defined]
-    return _now_us() - t0
 
 
 def _mid_values(msg, mux_value):
@@ -65,12 +53,12 @@ def measure(rounds):
     gc.collect()
     gc.disable()
     a0 = gc.mem_alloc() if MICRO else 0  # type: ignore[attr-defined]
-    t0 = _now_us()
+    t0 = now_us()
     for _ in range(rounds):
         for mod, fid, vals, buf, out in work:
             mod.encode_into(fid, vals, buf)
             mod.decode_into(fid, buf, out)
-    total = _elapsed_us(t0)
+    total = elapsed_us(t0)
     heap = (gc.mem_alloc() - a0) if MICRO else 0  # type: ignore[attr-defined]
     gc.enable()
     n = rounds * len(work)

@@ -17,28 +17,17 @@ the heap figure includes the sim port's copy of each sent frame).
 import gc
 import json
 import sys
-import time
 
 MICRO = sys.implementation.name == "micropython"
 if not MICRO:  # CPython: the repository root, for tests.device (run.mjs puts /repo on the path itself)
     import os
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from stopwatch import elapsed_us, now_us  # noqa: E402  (bench/stopwatch.py)
 import firmware  # noqa: E402,F401
 from firmware.chademo import charger as ch  # noqa: E402
 from tests.device.chademo_scripted_ev import MiniRig  # noqa: E402
 
-
-def _now_us():
-    if MICRO:
-        return time.ticks_us()  # type: ignore[attr-defined]
-    return time.perf_counter_ns() // 1000
-
-
-def _elapsed_us(t0):
-    if MICRO:
-        return time.ticks_diff(time.ticks_us(), t0)  # type: ignore[attr-defined]
-    return _now_us() - t0
 
 
 def measure(passes):
@@ -71,7 +60,7 @@ def measure(passes):
     if MICRO:
         gc.disable()
         a0 = gc.mem_alloc()  # type: ignore[attr-defined]
-    t0 = _now_us()
+    t0 = now_us()
     for i in range(passes):
         rx = port.rx
         for f in rec[i % n_rec]:
@@ -79,7 +68,7 @@ def measure(passes):
         now += 10
         link.poll(now)
         port.tx.clear()
-    total = _elapsed_us(t0)
+    total = elapsed_us(t0)
     heap = 0
     if MICRO:
         heap = gc.mem_alloc() - a0  # type: ignore[attr-defined]

@@ -7,48 +7,35 @@ allocated per tick (MicroPython only, gc disabled while measuring).
 """
 import gc
 import json
-import sys
-import time
 
+from stopwatch import MICRO, elapsed_us, now_us  # noqa: E402  (bench/stopwatch.py)
 import firmware  # noqa: F401
 from firmware.app.box import BoxApp
 from firmware.core.clock import SimClock
 from firmware.hal.sim import make_sim_hal
 
-MICRO = sys.implementation.name == "micropython"
 
-
-def _now_us():
-    if MICRO:
-        return time.ticks_us()
-    return time.perf_counter_ns() // 1000
-
-
-def _elapsed_us(t0):
-    if MICRO:
-        return time.ticks_diff(time.ticks_us(), t0)
-    return _now_us() - t0
 
 
 def measure(sim_ms=10000, boots=50):
-    t0 = _now_us()
+    t0 = now_us()
     for _ in range(boots):  # averaged: one boot is near the port's timer resolution
         clock = SimClock()
         hal = make_sim_hal(clock)
         app = BoxApp(hal)
         app.boot()
-    boot_us = _elapsed_us(t0) / boots
+    boot_us = elapsed_us(t0) / boots
     port = hal.can["service"]
     gc.collect()
     gc.disable()
     a0 = gc.mem_alloc() if MICRO else 0
-    t0 = _now_us()
+    t0 = now_us()
     for _ in range(sim_ms):
         clock.advance(1)
         app.step()
         if port.tx:
             port.tx.clear()   # the bench drains what the firmware sends
-    total_us = _elapsed_us(t0)
+    total_us = elapsed_us(t0)
     heap = (gc.mem_alloc() - a0) if MICRO else 0
     gc.enable()
     return {"boot_us": boot_us, "tick_us": total_us / sim_ms, "heap_per_tick_bytes": heap / sim_ms,

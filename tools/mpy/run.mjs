@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 let ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const DEVICE_TREES = ["firmware", "inverter", "tests", "tools/mpy"];
+const DEVICE_TREES = ["firmware", "inverter", "tests", "tools/mpy", "bench"];
 const HOST_ONLY = new Set(["plant", "__pycache__", "node_modules"]);
 
 function usage(msg) {
@@ -68,7 +68,9 @@ if (mode === "--tests") {
 } else {
   mp.FS.writeFile("/repo/__script__.py", fs.readFileSync(path.join(ROOT, files[0])));
   // this port has no sys.argv: the script sees its arguments as the global ARGV
-  code = "import sys\nsys.path.insert(0, '/repo')\n_rc = 0\nexec(open('/repo/__script__.py').read(), {'__name__': '__main__', 'ARGV': list(_ARGS)})\n";
+  // like CPython, the script's own folder comes first on the path
+  const scriptDir = "/repo/" + path.posix.dirname(files[0]);
+  code = "import sys\nsys.path.insert(0, '/repo')\nsys.path.insert(0, '" + scriptDir + "')\n_rc = 0\nexec(open('/repo/__script__.py').read(), {'__name__': '__main__', 'ARGV': list(_ARGS)})\n";
 }
 try {
   mp.runPython(code);
