@@ -26,16 +26,13 @@ from firmware.core.clock import SimClock
 from firmware.hal import pins
 from firmware.hal.sim import make_sim_hal
 from firmware.session import table as T
+from hil.safety_plant import PS_RAMP_A_PER_MS, PS_SOFT_START_MS, toward  # same physics
 from hil.vehicles.chademo_car import ChademoCar
 
-PS_RAMP_A_PER_MS = 0.1          # 100 A/s (limits.PS_RAMP_A_PER_S contract)
-SOURCE_V_PER_MS = 1.0           # precharge source slew, 1000 V/s
-PS_SOFT_START_MS = 200
 CONTACTOR_MS = 15               # pull-in / drop-out
 LOCK_MS = 50
 DCDC_EFFICIENCY = 0.95
 INLET_BLEED_PER_MS = 0.99       # inlet bleeder, tau ~100 ms
-LINK_DISCHARGE_PER_MS = 0.98    # DC-link discharge resistor, tau ~50 ms
 ISO_GOOD_KOHM = 2000
 ISO_BAD_KOHM = 50
 
@@ -140,9 +137,9 @@ class PowerPlant:
             if car_closed:
                 self.v_link = self.v_inlet
             else:
-                self.v_link = self.v_inlet = self._toward(self.v_link, tgt, src, disch)
+                self.v_link = self.v_inlet = toward(self.v_link, tgt, src, disch)
         else:
-            self.v_link = self._toward(self.v_link, tgt, src, disch)
+            self.v_link = toward(self.v_link, tgt, src, disch)
             if not car_closed:
                 if src and mode == ps.SourceMode_CableCheck:
                     self.v_inlet = self.v_link      # the test voltage is applied to the cable
@@ -162,15 +159,6 @@ class PowerPlant:
         if not self.silent:
             self._send(now, ready, en)
 
-    @staticmethod
-    def _toward(v, tgt, src, discharge):
-        if src:
-            if v < tgt:
-                return min(tgt, v + SOURCE_V_PER_MS)
-            return max(tgt, v - SOURCE_V_PER_MS)
-        if discharge:
-            return v * LINK_DISCHARGE_PER_MS
-        return v * 0.9999
 
     def _write_inputs(self):
         h = self.hal

@@ -23,6 +23,7 @@ from firmware.session import table as T
 PACK_R_OHM = 0.1
 PS_RAMP_A_PER_MS = 0.1          # 100 A/s
 SOURCE_V_PER_MS = 1.0           # 1000 V/s
+LINK_DISCHARGE_PER_MS = 0.98    # DC-link discharge resistor, tau ~50 ms
 HANDSHAKE_MS = 1000
 CAR_OPEN_AFTER_STOP_MS = 300    # Ioniq waits 300 ms (ccs-nacs §6 row 11)
 PS_SOFT_START_MS = 200
@@ -31,6 +32,19 @@ PS_MSG_PERIOD_MS = 10
 
 FAULTS = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "loop_stall",
           "backfeed", "rcd", "over_current", "short", "soc_floor", "min_voltage", "welded")
+
+
+def toward(v, tgt, src, discharge):
+    """One 1 ms step of a DC node's voltage: slewed by the precharge source
+    when it drives the node, else decaying through the discharge resistor
+    (or, slowly, through leakage)."""
+    if src:
+        if v < tgt:
+            return min(tgt, v + SOURCE_V_PER_MS)
+        return max(tgt, v - SOURCE_V_PER_MS)
+    if discharge:
+        return v * LINK_DISCHARGE_PER_MS
+    return v * 0.9999
 
 
 class Plant:
@@ -282,9 +296,9 @@ class Plant:
             elif self.short:
                 self.v_link = self.v_inlet = 0.0
             else:
-                self.v_link = self.v_inlet = self._toward(self.v_link, tgt, src, g["DC_DISCHARGE"].level)
+                self.v_link = self.v_inlet = toward(self.v_link, tgt, src, g["DC_DISCHARGE"].level)
         else:
-            self.v_link = 0.0 if self.short else self._toward(self.v_link, tgt, src, g["DC_DISCHARGE"].level)
+            self.v_link = 0.0 if self.short else toward(self.v_link, tgt, src, g["DC_DISCHARGE"].level)
             if not self.car_closed:
                 if src and not self.short:
                     self.v_inlet = self.v_link          # diode-coupled source output
@@ -318,15 +332,6 @@ class Plant:
         g = self.hal.gpio
         return any(g[r].level for r in ("K_DC_POS", "K_DC_NEG", "K_PRECHARGE", "PS_ENABLE", "AC_OUT_RELAY"))
 
-    @staticmethod
-    def _toward(v, tgt, src, discharge):
-        if src:
-            if v < tgt:
-                return min(tgt, v + SOURCE_V_PER_MS)
-            return max(tgt, v - SOURCE_V_PER_MS)
-        if discharge:
-            return v * 0.98                             # tau ~50 ms
-        return v * 0.9999
 
     def _write_inputs(self):
         h = self.hal
