@@ -151,7 +151,7 @@ def prepare_states():
     f.run(20)
     f.start()
     f.run(200)
-    f.app.session.post(T.EV_HANDSHAKE_FAIL)
+    f.app.session.post(T.EV_PROTOCOL_FAULT)
     f.run(TICK + 3)
     assert f.app.session.state == T.FAULT
     snaps[T.FAULT] = f

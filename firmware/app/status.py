@@ -84,7 +84,7 @@ class Status:
             if r == ch.R_MIN_DISCHARGE_VOLTAGE or r == ch.R_LOWER_THRESHOLD:
                 return box.StopReason_Undervoltage
             return box.StopReason_VehicleStop
-        if ev == T.EV_HANDSHAKE_FAIL:
+        if ev == T.EV_PROTOCOL_FAULT:
             r = self.core.reason
             if r == ch.R_COMM_LOSS or r == ch.R_BUS_OFF:
                 return box.StopReason_CommTimeout

@@ -173,6 +173,14 @@ I_STOP_CURRENT = const(5)           # s6 #12: current <= 5 A
 I_DEVIATION = const(10)             # s7: current deviation >= 10 A
 LOWER_THRESHOLD_MARGIN_PCT = const(2)  # s7: Battery-Emulator adds 2 % to the car's minimum discharge voltage
 
+# which vehicle frames arrived in this session (`seen(mask)`)
+SEEN_100 = const(0x01)
+SEEN_101 = const(0x02)
+SEEN_102 = const(0x04)
+SEEN_200 = const(0x08)
+SEEN_201 = const(0x10)
+SEEN_110 = const(0x20)
+
 # timeout anchors
 _AT_ENTRY = const(0)
 _AT_D1 = const(1)
@@ -384,6 +392,13 @@ class ChademoCharger:
         b = self.box_limit_a
         a = a if a < b else b
         return int(a) if a > 0 else 0
+
+    def seen(self, mask):
+        """True if every frame in `mask` (SEEN_*) arrived in this session."""
+        return (self._seen & mask) == mask
+
+    def min_discharge_v(self):
+        return self.ev_min_dis_v
 
     def state_name(self):
         return STATE_NAMES[self.state]
