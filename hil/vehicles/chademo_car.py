@@ -29,6 +29,7 @@ and the ZE0 quirk hang_on_early_discharge (hangs if 0x109 declares
 discharge before the car enabled charging, s7).
 """
 from firmware.can.gen import chademo
+from inverter.plant.averaged import Battery
 
 ASLEEP, AWAKE, ENABLED, CLOSED, DISCHARGE, STOPPING, DONE, HUNG = range(8)
 STATE_NAMES = ("asleep", "awake", "enabled", "closed", "discharge", "stopping", "done", "hung")
@@ -46,10 +47,7 @@ class ChademoCar:
                  voltage_deviation_v=20, voltage_deviation_ms=1000,
                  current_deviation_a=10, current_deviation_ms=5000,
                  keepalive_timeout_ms=360000, discharge_frames_timeout_ms=500):
-        self.soc = float(soc)
-        self._soc0 = float(soc)
-        self._v0 = float(battery_v)
-        self.capacity_kwh = capacity_kwh
+        self.battery = Battery(battery_v, soc, capacity_kwh, r_internal_ohm, volts_per_pct)
         self.max_discharge_a = max_discharge_a
         self.min_discharge_v = min_discharge_v
         self.min_discharge_level = min_discharge_level
@@ -57,8 +55,6 @@ class ChademoCar:
         self.max_battery_v = max_battery_v
         self.target_v = target_v
         self.v2x = v2x
-        self.r = r_internal_ohm
-        self.volts_per_pct = volts_per_pct
         self.wake_ms = wake_ms
         self.ready_ms = ready_ms
         self.contactor_ms = contactor_ms
@@ -91,11 +87,19 @@ class ChademoCar:
         self._reset_session()
 
     # ------------------------------------------------------------ physics
+    @property
+    def soc(self):
+        return self.battery.soc
+
+    @property
+    def capacity_kwh(self):
+        return self.battery.capacity_kwh
+
     def ocv(self):
-        return self._v0 + self.volts_per_pct * (self.soc - self._soc0)
+        return self.battery.ocv()
 
     def terminal_v(self, current_a=0.0):
-        return self.ocv() - self.r * current_a
+        return self.battery.terminal_v(current_a)
 
     @property
     def contactors_closed(self):
@@ -200,9 +204,7 @@ class ChademoCar:
         dt = 0 if self._t_last is None else now_ms - self._t_last
         self._t_last = now_ms
         self._i_meas = current_a if self.contactors_closed else 0.0
-        if self._i_meas > 0 and dt > 0:
-            e_kwh = self.terminal_v(self._i_meas) * self._i_meas * dt / 3.6e9
-            self.soc -= 100.0 * e_kwh / self.capacity_kwh
+        self.battery.draw(self._i_meas, dt)
         if not d1:
             if self.state != ASLEEP:
                 if self.contactors_closed:
