@@ -29,7 +29,7 @@ def test_ze1_vehicle_frames_decode_into_the_core():
         port.inject(fid, data)
     link.poll(0)
     assert core.ev_min_charge_a == 6 and core.ev_max_v == 435 and core.ev_ref == 100
-    assert abs(core.ev_capacity - 35.4) < 1e-9
+    assert core.ev_capacity == 354      # 0.1 kWh
     assert core.ev_protocol == 2 and core.ev_target_v == 410 and core.ev_request_a == 31
     assert core.ev_faults == 0 and core.ev_enabled == 1 and core.ev_v2x == 1
     assert core.ev_contactor_open == 0 and core.ev_stop_req == 0 and core.ev_not_park == 0

@@ -256,7 +256,7 @@ class ChademoCharger:
         self.ev_min_charge_a = 0
         self.ev_max_v = 0
         self.ev_ref = 100
-        self.ev_capacity = 0
+        self.ev_capacity = 0        # 0x101 rated capacity, 0.1 kWh
         self.ev_protocol = 0
         self.ev_target_v = 0
         self.ev_request_a = 0
@@ -271,6 +271,7 @@ class ChademoCharger:
         self.ev_max_dis_a = 0
         self.ev_min_dis_v = 0
         self.ev_min_level = 0
+        self.ev_max_remaining = 0
         self.ev_dynamic = 0
 
     # ============================================================ inputs
@@ -296,6 +297,7 @@ class ChademoCharger:
             self.ev_max_dis_a = v["MaxDischargeCurrent"]   # already un-inverted by the DBC (s4)
             self.ev_min_dis_v = v["MinDischargeVoltage"]
             self.ev_min_level = v["MinBatteryDischargeLevel"]
+            self.ev_max_remaining = v["MaxRemainingCapacityForCharging"]
         elif fid == _ID_100:
             self._seen |= 1
             self.ev_min_charge_a = v["MinChargeCurrent"]
@@ -303,7 +305,7 @@ class ChademoCharger:
             self.ev_ref = v["ChargedRateReference"]
         elif fid == _ID_101:
             self._seen |= 2
-            self.ev_capacity = v["RatedBatteryCapacity"]
+            self.ev_capacity = int(v["RatedBatteryCapacity"] * 10 + 0.5)   # 0.1 kWh
         elif fid == _ID_201:
             self._seen |= 16
         elif fid == _ID_110:
@@ -380,6 +382,32 @@ class ChademoCharger:
             return self.ev_charged
         return self.ev_charged * 100 // ref
 
+    def min_level_pct(self):
+        """The car's SoC floor from 0x200 byte 6, in %.
+
+        The reference reads bytes 6/7 as % ("kWh before V2H guideline 1.0",
+        chademo-can.md s3); a real Leaf V2X session sent 67 and 178 with a
+        22.2 kWh pack, which only make sense as 0.1 kWh (30 % / 80 %). Both
+        readings are checked against what is possible (<= 100 %, byte 7 at or
+        above byte 6; byte 7 of 0 or 0xFF = not given); if both are possible
+        the higher floor wins (less energy taken), if neither is, the floor is
+        100 % (no discharge)."""
+        lo = self.ev_min_level
+        hi = self.ev_max_remaining
+        given = 0 < hi < 255
+        pct_ok = lo <= 100 and (not given or lo <= hi <= 100)
+        cap = self.ev_capacity
+        k_lo = (lo * 100 + cap - 1) // cap if cap > 0 else 255
+        k_hi = (hi * 100 + cap - 1) // cap if cap > 0 else 255
+        kwh_ok = cap > 0 and k_lo <= 100 and (not given or k_lo <= k_hi <= 100)
+        if pct_ok and kwh_ok:
+            return lo if lo > k_lo else k_lo
+        if pct_ok:
+            return lo
+        if kwh_ok:
+            return k_lo
+        return 100
+
     def lower_threshold_v(self):
         """0x208 lower threshold: the car's minimum discharge voltage + 2 %
         (Battery-Emulator, s7), never below what the box runs at."""
@@ -416,7 +444,10 @@ class ChademoCharger:
         """0x108 (sent before 0x109 in every cycle, s1)."""
         v["WeldingDetectionSupport"] = 1      # required for 1.x (s3.2)
         v["AvailableOutputVoltage"] = _clamp(self.max_voltage, 0, 1000)
-        v["AvailableOutputCurrent"] = _clamp(self.box_limit_a, 0, 255)
+        # A discharging box offers no charge current: a Leaf asks for
+        # min(its wish, this) in 0x102 and flags a deviation when 0x109 stays
+        # >= 10 A off (chademo-can.md s7 current deviation; issue 8).
+        v["AvailableOutputCurrent"] = 0 if self._declared else _clamp(self.box_limit_a, 0, 255)
         mx = self.ev_max_v if (self._seen & 1) and 0 < self.ev_max_v < self.max_voltage else self.max_voltage
         v["ThresholdVoltage"] = _clamp(mx, 0, 1000)   # min(car max V, charger max V)
 
@@ -562,7 +593,8 @@ class ChademoCharger:
 
     def _limit_reason(self):
         """Discharge limits of s7, in the order they are reported."""
-        if self.ev_min_level and self.soc() <= self.ev_min_level:
+        floor = self.min_level_pct()
+        if floor and self.soc() <= floor:
             return R_SOC_FLOOR
         v = self.inlet_v
         if v <= self.ev_min_dis_v:
