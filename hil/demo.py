@@ -6,7 +6,7 @@ run, then checks what the monitor decoded: the heartbeat must arrive at its
 DBC cycle time with a gap-free alive counter.
 
 Then the discharge scenario: the simulated box runs inside the discharge
-bench (hil.bench: simulated CHAdeMO car, power stage, 3 kW load) ten times
+bench (hil.rigs.discharge: simulated CHAdeMO car, power stage, 3 kW load) ten times
 faster than real time and plays a session (plug, start, supply, user stop,
 unplug) while the monitor decodes the service CAN. The demo prints the
 session timeline (firmware time from the heartbeat uptime, AC power,

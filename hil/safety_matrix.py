@@ -1,5 +1,5 @@
 """Fault-injection matrix: every fault x every session state, in simulated
-time, through the real SafetyApp inside hil.safety_plant.
+time, through the real SafetyApp inside hil.rigs.safety.
 
 The expected reaction per cell is the specification (written from issue #5
 and the detection rules in docs/safety.md), not derived from the code:
@@ -20,7 +20,7 @@ from firmware.safety import dtc as D
 from firmware.safety import faults as fl
 from firmware.safety import limits as L
 from firmware.charging import table as T
-from hil.safety_plant import FAULTS, Plant
+from hil.rigs.safety import FAULTS, Plant
 
 OBS_MS = 1500
 TICK = L.SUPERVISOR_PERIOD_MS

@@ -7,7 +7,7 @@ from firmware.charging import table as T
 from firmware.protocols.chademo import charger as ch
 from firmware.protocols.chademo.charger import ChademoCharger
 from firmware.core.ring import Ring
-from hil.bench import Bench
+from hil.rigs.discharge import Bench
 from hil.vehicles.chademo_car import ChademoCar
 
 

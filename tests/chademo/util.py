@@ -1,6 +1,6 @@
 """Shared helpers for the CHAdeMO rig tests."""
 from firmware.protocols.chademo import charger as ch
-from hil.chademo_rig import ChademoRig
+from hil.rigs.chademo import ChademoRig
 from hil.vehicles.chademo_car import ChademoCar
 
 END_STATES = (ch.S_IDLE, ch.S_FAULT)

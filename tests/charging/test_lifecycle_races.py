@@ -6,7 +6,7 @@ import pytest
 from firmware.safety import dtc as D
 from firmware.safety import faults as fl
 from firmware.charging import table as T
-from hil.bench import Bench
+from hil.rigs.discharge import Bench
 from hil.vehicles.chademo_car import ChademoCar
 
 LINES = ("CHADEMO_D1", "CHADEMO_D2", "LOCK_MOTOR")

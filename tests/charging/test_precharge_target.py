@@ -4,7 +4,7 @@ source reaches the open inlet through a diode (docs/safety.md); the one
 averaged plant (inverter.plant.averaged) models it so for every rig."""
 from firmware.charging import table as T
 from firmware.safety import supervisor as S
-from hil.bench import Bench
+from hil.rigs.discharge import Bench
 from hil.vehicles.chademo_car import ChademoCar
 from inverter.plant.averaged import AveragedPlant, PlantInputs
 

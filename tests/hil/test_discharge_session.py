@@ -1,11 +1,11 @@
 """End to end in simulated time: the real box firmware (CHAdeMO core + glue +
 SafetyApp + power-stage link) on the sim HAL against the simulated CHAdeMO
-car and the power-stage/electrical plant (hil.bench)."""
+car and the power-stage/electrical plant (hil.rigs.discharge)."""
 from firmware.can.gen import box
 from firmware.safety import faults as fl
 from firmware.safety import limits as L
 from firmware.charging import table as T
-from hil.bench import Bench
+from hil.rigs.discharge import Bench
 from hil.vehicles.chademo_car import ChademoCar
 
 ROLES_OPEN = ("K_DC_POS", "K_DC_NEG", "PS_ENABLE", "AC_OUT_RELAY")

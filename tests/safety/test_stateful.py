@@ -10,7 +10,7 @@ from firmware.safety import faults as fl
 from firmware.safety import supervisor as S
 from firmware.charging import table as T
 from firmware.charging.engine import Session
-from hil.safety_plant import FAULTS, Plant
+from hil.rigs.safety import FAULTS, Plant
 from tests.safety.checks import Checker
 
 CLEARABLE = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "backfeed", "rcd",
