@@ -27,8 +27,9 @@ class SimBox:
         self.hal = make_sim_hal(self.clock)
         self.bench = None
         if scenario == "discharge":
-            from hil.rigs.discharge import Bench, DischargeScenario
-            self.bench = Bench(clock=self.clock, hal=self.hal, collect_service=False)
+            from hil.rigs.discharge import DischargeRig
+            from hil.scenarios.discharge import DischargeScenario
+            self.bench = DischargeRig(clock=self.clock, hal=self.hal, collect_service=False)
             self.bench.script = DischargeScenario()
             self.app = self.bench.app
         elif scenario is None:

@@ -4,7 +4,7 @@ service status) on the sim HAL, with
 
   vehicle CAN   the simulated CHAdeMO car (hil.vehicles.chademo_car), its
                 d1/d2/k/proximity lines on the sim GPIOs;
-  internal CAN  PowerPlant: the power stage answering dbc/power_stage.dbc
+  internal CAN  PowerStageSim: the power stage answering dbc/power_stage.dbc
                 (DC/DC drawing current from the inlet to feed the AC load,
                 inverter soft start, IMD, temperatures, faults) and the
                 electrical plant (box contactors with aux contacts,
@@ -12,7 +12,7 @@ service status) on the sim HAL, with
                 bleed, connector lock) driving V_INLET/V_LINK/V_AC_OUT;
   service CAN   left to the caller (tests drain it, SimBox bridges it).
 
-    b = Bench(car=ChademoCar(soc=60), load_w=3000)
+    b = DischargeRig(car=ChademoCar(soc=60), load_w=3000)
     b.plug(); b.start()
     b.run_until(lambda b: b.state == T.SUPPLYING, 30000)
 
@@ -30,7 +30,7 @@ from hil.vehicles.chademo_car import ChademoCar
 from inverter.plant.averaged import AC_V_RMS, AveragedPlant, PlantInputs
 
 
-class PowerPlant(AveragedPlant):
+class PowerStageSim(AveragedPlant):
     """The averaged plant (inverter.plant.averaged) behind the power stage's
     internal CAN: commands and setpoints from the box's frames, status frames
     back, plus the box's GPIO coils and sensors."""
@@ -125,13 +125,13 @@ class PowerPlant(AveragedPlant):
                 "FaultCount": 1 if self.ps_fault else 0, "SafeState": 0})
 
 
-class Bench:
+class DischargeRig:
     def __init__(self, car=None, load_w=3000.0, clock=None, hal=None, collect_service=True):
         self.clock = clock or SimClock()
         self.hal = hal or make_sim_hal(self.clock)
         self.app = BoxApp(self.hal, discharge=True)
         self.car = car if car is not None else ChademoCar()
-        self.plant = PowerPlant(self.hal, load_w)
+        self.plant = PowerStageSim(self.hal, load_w)
         self.vport = self.hal.can["vehicle"]
         self.plugged = False
         self.load_profile = None    # fn(t_ms) -> W, overrides load_w when set
@@ -251,37 +251,3 @@ class Bench:
                 return True
             self.step()
         return pred(self)
-
-
-class DischargeScenario:
-    """The demo session: plug at t_plug, start at t_start, supply the load for
-    supply_ms, user stop, unplug once ReadyToUnplug. Use as `bench.script`."""
-
-    def __init__(self, t_plug=500, t_start=1000, supply_ms=8000, unplug_after_ms=1000):
-        self.t_plug = t_plug
-        self.t_start = t_start
-        self.supply_ms = supply_ms
-        self.unplug_after_ms = unplug_after_ms
-        self.phase = 0
-        self._t = 0
-
-    def __call__(self, b):
-        now = b.now
-        if self.phase == 0 and now >= self.t_plug:
-            b.plug()
-            self.phase = 1
-        elif self.phase == 1 and now >= self.t_start:
-            b.start()
-            self.phase = 2
-        elif self.phase == 2 and b.state == T.SUPPLYING:
-            self._t = now
-            self.phase = 3
-        elif self.phase == 3 and now - self._t >= self.supply_ms:
-            b.stop()
-            self.phase = 4
-        elif self.phase == 4 and b.state == T.READY_TO_UNPLUG:
-            self._t = now
-            self.phase = 5
-        elif self.phase == 5 and now - self._t >= self.unplug_after_ms:
-            b.plug(False)
-            self.phase = 6

@@ -26,7 +26,7 @@ FAULTS = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "loop_st
           "backfeed", "rcd", "over_current", "short", "soc_floor", "min_voltage", "welded")
 
 
-class Plant(AveragedPlant):
+class SafetyRig(AveragedPlant):
     def __init__(self, pack_v=400.0, soc=80, car_max_i=25.0, car_max_p=11000.0,
                  car_min_v=300.0, car_max_v=450.0, load_w=3000.0, car_closes_early=False):
         AveragedPlant.__init__(self, load_w)

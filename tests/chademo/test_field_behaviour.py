@@ -7,12 +7,12 @@ from firmware.charging import table as T
 from firmware.protocols.chademo import charger as ch
 from firmware.protocols.chademo.charger import ChademoCharger
 from firmware.core.ring import Ring
-from hil.rigs.discharge import Bench
+from hil.rigs.discharge import DischargeRig
 from hil.vehicles.chademo_car import ChademoCar
 
 
 def _supplying(car, load_w=2000.0):
-    b = Bench(car=car, load_w=load_w)
+    b = DischargeRig(car=car, load_w=load_w)
     b.run(100)
     b.plug()
     b.run(50)

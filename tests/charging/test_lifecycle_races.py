@@ -6,7 +6,7 @@ import pytest
 from firmware.safety import dtc as D
 from firmware.safety import faults as fl
 from firmware.charging import table as T
-from hil.rigs.discharge import Bench
+from hil.rigs.discharge import DischargeRig
 from hil.vehicles.chademo_car import ChademoCar
 
 LINES = ("CHADEMO_D1", "CHADEMO_D2", "LOCK_MOTOR")
@@ -26,7 +26,7 @@ def _last_off(b, role):
 
 
 def test_ready_to_unplug_only_after_d2_d1_and_the_lock_are_released():
-    b = Bench(car=ChademoCar(soc=70), load_w=2000.0)
+    b = DischargeRig(car=ChademoCar(soc=70), load_w=2000.0)
     _to_supplying(b)
     b.run(1000)
     b.stop()
@@ -43,7 +43,7 @@ def test_stop_then_start_within_half_a_second_is_honoured_and_latches_nothing(af
     """Stop during the handshake, start again before the CHAdeMO side has
     released d1 (500 ms after d2): the start waits for the protocol instead of
     being dropped, and no vehicle-link fault (U1A00) latches."""
-    b = Bench(car=ChademoCar(soc=70), load_w=2000.0)
+    b = DischargeRig(car=ChademoCar(soc=70), load_w=2000.0)
     b.run(100)
     b.plug()
     b.run(50)

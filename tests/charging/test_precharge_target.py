@@ -4,7 +4,7 @@ source reaches the open inlet through a diode (docs/safety.md); the one
 averaged plant (inverter.plant.averaged) models it so for every rig."""
 from firmware.charging import table as T
 from firmware.safety import supervisor as S
-from hil.rigs.discharge import Bench
+from hil.rigs.discharge import DischargeRig
 from hil.vehicles.chademo_car import ChademoCar
 from inverter.plant.averaged import AveragedPlant, PlantInputs
 
@@ -48,7 +48,7 @@ def test_the_plant_feeds_the_open_inlet_through_the_diode():
 
 
 def test_chademo_session_passes_precharge_with_the_diode_coupled_source():
-    b = Bench(car=ChademoCar(soc=70), load_w=2000.0)
+    b = DischargeRig(car=ChademoCar(soc=70), load_w=2000.0)
     b.run(100)
     b.plug()
     b.run(50)
