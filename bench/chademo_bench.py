@@ -45,7 +45,7 @@ def session_setup_ms():
     rig = ChademoRig()
     rig.plug()
     rig.core.start()
-    if not rig.run_until(lambda r: r.core.state == ch.S_DISCHARGING, 30000):
+    if not rig.run_until(lambda r: r.core.state == ch.ST_DISCHARGING, 30000):
         raise RuntimeError("bench session did not reach Discharging: %s" % rig.states)
     return rig.core.setup_ms
 

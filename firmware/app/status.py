@@ -79,16 +79,16 @@ class Status:
             return box.StopReason_Unplugged
         if ev == T.EV_VEHICLE_STOP:
             r = self.core.reason
-            if r == ch.R_SOC_FLOOR:
+            if r == ch.END_SOC_FLOOR:
                 return box.StopReason_SocFloor
-            if r == ch.R_MIN_DISCHARGE_VOLTAGE or r == ch.R_LOWER_THRESHOLD:
+            if r == ch.END_MIN_DISCHARGE_VOLTAGE or r == ch.END_LOWER_THRESHOLD:
                 return box.StopReason_Undervoltage
             return box.StopReason_VehicleStop
         if ev == T.EV_PROTOCOL_FAULT:
             r = self.core.reason
-            if r == ch.R_COMM_LOSS or r == ch.R_BUS_OFF:
+            if r == ch.END_COMM_LOSS or r == ch.END_BUS_OFF:
                 return box.StopReason_CommTimeout
-            return box.StopReason_VehicleFault if r < ch._R_FIRST_BOX else box.StopReason_BoxFault
+            return box.StopReason_VehicleFault if r < ch._END_FIRST_BOX else box.StopReason_BoxFault
         if f & (1 << fl.F_ESTOP):
             return box.StopReason_Estop
         if f & (1 << fl.F_ISOLATION):

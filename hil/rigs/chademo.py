@@ -48,15 +48,15 @@ class BenchSupervisor:
     def request(self, kind, value, now):
         # a request supersedes whatever of the same kind is still pending (latest wins)
         self.pending = [p for p in self.pending if p[1] != kind]
-        if kind == ch.A_INSULATION_TEST:
+        if kind == ch.RQ_INSULATION_TEST:
             self.ins = False
-        if kind == ch.A_DISCHARGE_LIMIT:
+        if kind == ch.RQ_DISCHARGE_LIMIT:
             self.limit_a = value
             return
         delay = self.delay_ms
-        if kind == ch.A_PRECHARGE and value:
+        if kind == ch.RQ_PRECHARGE and value:
             delay = self.precharge_ms
-        elif kind == ch.A_INSULATION_TEST and value:
+        elif kind == ch.RQ_INSULATION_TEST and value:
             self.ins = True
             delay = self.insulation_ms
         self.pending.append((now + delay, kind, value))
@@ -65,9 +65,9 @@ class BenchSupervisor:
         if not value:
             return True
         inlet = self.plant.inlet_v if self.plant is not None else 0.0
-        if kind == ch.A_D2:
+        if kind == ch.RQ_D2:
             return self.d1 and self.lock and inlet < 20          # 0 V on the inlet for d2 (s6 #7)
-        if kind == ch.A_BOX_CONTACTORS:
+        if kind == ch.RQ_BOX_CONTACTORS:
             return self.d2 and self.precharge_v > 0 and inlet > 50 and abs(self.precharge_v - inlet) < 20
         return True
 
@@ -85,7 +85,7 @@ class BenchSupervisor:
                     self.refused.append((kind, value))
                 self.core.deny(kind, value)
                 continue
-            if kind == ch.A_INSULATION_TEST:
+            if kind == ch.RQ_INSULATION_TEST:
                 self.ins = False
                 if value and not self.insulation_ok:
                     self.core.deny(kind, value)
@@ -95,17 +95,17 @@ class BenchSupervisor:
         self.pending = keep
 
     def _apply(self, kind, value):
-        if kind == ch.A_D1:
+        if kind == ch.RQ_D1:
             self.d1 = bool(value)
-        elif kind == ch.A_D2:
+        elif kind == ch.RQ_D2:
             self.d2 = bool(value)
-        elif kind == ch.A_LOCK:
+        elif kind == ch.RQ_LOCK:
             self.lock = bool(value)
-        elif kind == ch.A_BOX_CONTACTORS:
+        elif kind == ch.RQ_BOX_CONTACTORS:
             self.box = bool(value)
-        elif kind == ch.A_PRECHARGE:
+        elif kind == ch.RQ_PRECHARGE:
             self.precharge_v = value
-        elif kind == ch.A_BLEED:
+        elif kind == ch.RQ_BLEED:
             self.bleed = bool(value)
 
 

@@ -66,4 +66,4 @@ def test_the_leaf_v2x_levels_no_longer_stop_the_session_at_67_percent():
                               level_units="0.1kWh"))
     b.run(3000)
     assert b.state == T.SUPPLYING, (b.state_names(), b.app.power.core.reason_name())
-    assert b.app.power.core.reason == ch.R_NONE
+    assert b.app.power.core.reason == ch.END_NONE

@@ -185,24 +185,24 @@ class ChademoAdapter:
         else:
             # between sessions the car's numbers are not the box's business
             port.vehicle(-1, port.veh_max_v, port.veh_min_v, status and not core.ev_contactor_open)
-        a = core.req[ch.A_DISCHARGE_LIMIT]
+        a = core.req[ch.RQ_DISCHARGE_LIMIT]
         if a > 0:
             port.limits(a, a * (core.ev_max_v if core.ev_max_v > 0 else 500))
         else:
             port.limits(0.0 if dis else -1.0, 0.0 if dis else -1.0)
         req = core.req
-        port.precharge(req[ch.A_PRECHARGE])
-        port.contactors(req[ch.A_BOX_CONTACTORS])
-        if req[ch.A_INSULATION_TEST]:
+        port.precharge(req[ch.RQ_PRECHARGE])
+        port.contactors(req[ch.RQ_BOX_CONTACTORS])
+        if req[ch.RQ_INSULATION_TEST]:
             port.cable_check(core.ev_max_v + _CABLE_CHECK_MARGIN_V if core.ev_max_v > 0 else 1)
         else:
             port.cable_check(0)
         lines = 0
-        if req[ch.A_D1]:
+        if req[ch.RQ_D1]:
             lines |= P.L_D1
-        if req[ch.A_D2]:
+        if req[ch.RQ_D2]:
             lines |= P.L_D2
-        if req[ch.A_LOCK]:
+        if req[ch.RQ_LOCK]:
             lines |= P.L_LOCK
         port.lines(lines)
 
@@ -213,7 +213,7 @@ class ChademoAdapter:
         port = self.port
         if port.take_start():
             self._stop_sent = False
-            if core.state == ch.S_FAULT:
+            if core.state == ch.ST_FAULT:
                 core.reset()
             core.start()
         if port.take_stop():
@@ -223,36 +223,36 @@ class ChademoAdapter:
         req = core.req
         ok = core.ok
         g = port.granted
-        for kind, bit in ((ch.A_D1, P.L_D1), (ch.A_D2, P.L_D2), (ch.A_LOCK, P.L_LOCK)):
+        for kind, bit in ((ch.RQ_D1, P.L_D1), (ch.RQ_D2, P.L_D2), (ch.RQ_LOCK, P.L_LOCK)):
             want = req[kind]
             have = 1 if g & bit else 0
             if ok[kind] != want and have == want:
                 core.grant(kind, want)
-        if req[ch.A_D2] and ok[ch.A_D2] != 1 and port.tripped:
-            core.deny(ch.A_D2, 1)
-        if req[ch.A_INSULATION_TEST]:
-            if ok[ch.A_INSULATION_TEST] != 1:
+        if req[ch.RQ_D2] and ok[ch.RQ_D2] != 1 and port.tripped:
+            core.deny(ch.RQ_D2, 1)
+        if req[ch.RQ_INSULATION_TEST]:
+            if ok[ch.RQ_INSULATION_TEST] != 1:
                 if port.iso == P.ISO_VALID:
-                    core.grant(ch.A_INSULATION_TEST, 1)
+                    core.grant(ch.RQ_INSULATION_TEST, 1)
                 elif port.iso == P.ISO_FAULT:
-                    core.deny(ch.A_INSULATION_TEST, 1)
-        elif ok[ch.A_INSULATION_TEST] != 0 and port.state != T.ISOLATION_CHECK:
-            core.grant(ch.A_INSULATION_TEST, 0)
-        pv = req[ch.A_PRECHARGE]
-        if ok[ch.A_PRECHARGE] != pv and (pv == 0 or port.precharged):
-            core.grant(ch.A_PRECHARGE, pv)
-        bc = req[ch.A_BOX_CONTACTORS]
-        if ok[ch.A_BOX_CONTACTORS] != bc and ((bc and port.closed) or (not bc and port.opened)):
-            core.grant(ch.A_BOX_CONTACTORS, bc)
-        for kind in (ch.A_DISCHARGE_LIMIT, ch.A_BLEED):
+                    core.deny(ch.RQ_INSULATION_TEST, 1)
+        elif ok[ch.RQ_INSULATION_TEST] != 0 and port.state != T.ISOLATION_CHECK:
+            core.grant(ch.RQ_INSULATION_TEST, 0)
+        pv = req[ch.RQ_PRECHARGE]
+        if ok[ch.RQ_PRECHARGE] != pv and (pv == 0 or port.precharged):
+            core.grant(ch.RQ_PRECHARGE, pv)
+        bc = req[ch.RQ_BOX_CONTACTORS]
+        if ok[ch.RQ_BOX_CONTACTORS] != bc and ((bc and port.closed) or (not bc and port.opened)):
+            core.grant(ch.RQ_BOX_CONTACTORS, bc)
+        for kind in (ch.RQ_DISCHARGE_LIMIT, ch.RQ_BLEED):
             if ok[kind] != req[kind]:
                 core.grant(kind, req[kind])
         st = core.state
         if st != self._core_state:
             self._core_state = st
-            if st in (ch.S_STOPPING, ch.S_ENDING, ch.S_FAULT) and not self._stop_sent:
+            if st in (ch.ST_STOPPING, ch.ST_ENDING, ch.ST_FAULT) and not self._stop_sent:
                 port.stop(stop_kind(core), core.reason)
-        port.finished((st == ch.S_IDLE or st == ch.S_FAULT) and core.safe() and not req[ch.A_LOCK])
+        port.finished((st == ch.ST_IDLE or st == ch.ST_FAULT) and core.safe() and not req[ch.RQ_LOCK])
 
 
 def stop_kind(core):
@@ -260,9 +260,9 @@ def stop_kind(core):
     r = core.reason
     if not core.fault:
         return P.STOP_NORMAL
-    if r >= ch.R_BOX_FAULT:
+    if r >= ch.END_BOX_FAULT:
         return P.STOP_BOX_REFUSED
-    if r == ch.R_EV_FAULT or r == ch.R_EV_SYSTEM_FAULT or r == ch.R_EV_CONTACTORS_WELDED \
-            or r == ch.R_EV_CONTACTOR_STATE or r == ch.R_EV_CONTACTORS_OPENED:
+    if r == ch.END_EV_FAULT or r == ch.END_EV_SYSTEM_FAULT or r == ch.END_EV_CONTACTORS_WELDED \
+            or r == ch.END_EV_CONTACTOR_STATE or r == ch.END_EV_CONTACTORS_OPENED:
         return P.STOP_VEHICLE_FAULT
     return P.STOP_PROTOCOL
