@@ -166,8 +166,8 @@ class Status:
                         (box.ID_BoxAcMeasurements, self.fill_ac), (box.ID_BoxVehicle, self.fill_vehicle),
                         (box.ID_BoxEnergy, self.fill_energy), (box.ID_BoxFaults, self.fill_faults)):
             v = {}
-            for sig in box.message(fid)[codec.M_SIGS]:
-                v[sig[codec.S_NAME]] = 0
+            for sig in box.message(fid)[codec.MSG_SIGS]:
+                v[sig[codec.SIG_NAME]] = 0
             fn(0, v)
             node.add_tx(fid, box, v, fill=fn)
 

@@ -176,7 +176,7 @@ class CanNode:
             fid = fr[0]
             i = slots.get(fid)
             msg = None if i is None else self._rx_msg[i]
-            if i is None or (msg is not None and msg[codec.M_EXT] != bool(fr[2])):
+            if i is None or (msg is not None and msg[codec.MSG_EXT] != bool(fr[2])):
                 self.rx_unknown += 1
                 if self.unknown_handler is not None:
                     self.unknown_handler(fid, fr[1], now_ms)
@@ -241,7 +241,7 @@ class CanNode:
         self._tx_id.append(frame_id)
         self._tx_msg.append(msg)
         self._tx_vals.append(values)
-        self._tx_buf.append(bytearray(msg[codec.M_DLC]))
+        self._tx_buf.append(bytearray(msg[codec.MSG_DLC]))
         self._tx_period.append(period_ms)
         self._tx_due.append(first_due)
         self._tx_fill.append(fill)
@@ -273,7 +273,7 @@ class CanNode:
         data = codec.encode(msg, values)
         if self._state == CAN_BUS_OFF:
             return False
-        return self.port.send(frame_id, data, msg[codec.M_EXT])
+        return self.port.send(frame_id, data, msg[codec.MSG_EXT])
 
     def _transmit(self, now_ms):
         port = self.port
@@ -295,7 +295,7 @@ class CanNode:
                 self.tx_errors += 1
                 due[i] += self._tx_period[i]
                 continue
-            if not port.send(self._tx_id[i], buf, msg[codec.M_EXT]):
+            if not port.send(self._tx_id[i], buf, msg[codec.MSG_EXT]):
                 break  # keep order: nothing after it goes out in this pass
             sent += 1
             self._tx_count[i] += 1

@@ -51,7 +51,7 @@ from firmware.protocols.chademo.spec import (  # noqa: F401  (re-exported: ch.T_
     T_CURRENT_REQUEST_MS, T_NO_REQUEST_MS, T_STOP_CURRENT_MS, T_WELDING_MS, T_D1_AFTER_D2_MS, T_KEEPALIVE_MS,
     T_GRANT_MS, T_LOCK_MS, T_BOX_CONTACTORS_MS, T_OPEN_BOX_MS, T_END_VOLTAGE_MS, T_OVERCURRENT_MS,
     V_EV_CONTACTORS_OPEN, V_END_OF_TEST, V_BATTERY_PRESENT, V_MATCH, V_WELDING_DONE, V_TOUCH_SAFE,
-    I_STOP_CURRENT, I_DEVIATION, LOWER_THRESHOLD_MARGIN_PCT)
+    I_STOP_A, I_DEVIATION_A, LOWER_THRESHOLD_MARGIN_PCT)
 
 # ---------------------------------------------------------------- states
 ST_IDLE = const(0)
@@ -669,7 +669,7 @@ class ChademoCharger:
         a = self._allowed()
         self.allowed_a = a
         self._request(RQ_DISCHARGE_LIMIT, a, now)
-        if self.current_a > a + I_DEVIATION:
+        if self.current_a > a + I_DEVIATION_A:
             if self._over_since < 0:
                 self._over_since = now
             elif now - self._over_since >= T_OVERCURRENT_MS:
@@ -687,7 +687,7 @@ class ChademoCharger:
         self._request(RQ_PRECHARGE, 0, now)
 
     def _stopping(self, now):
-        if self.current_a <= I_STOP_CURRENT:
+        if self.current_a <= I_STOP_A:
             self._goto(ST_WELDING_DETECTION, now)
 
     # ------------------------------------------------------------ WeldingDetection (s6 #13)

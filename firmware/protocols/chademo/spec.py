@@ -37,6 +37,6 @@ V_BATTERY_PRESENT = const(50)       # s6 #8: measured battery voltage > 50 V
 V_MATCH = const(20)                 # box contactors close only with both sides within 20 V (issue #5 invariant)
 V_WELDING_DONE = const(10)          # s6 #13: <= 10 V within 2 s
 V_TOUCH_SAFE = const(60)            # s6 IEEE 2030.1.1 item: < 60 V (we keep the lock until then)
-I_STOP_CURRENT = const(5)           # s6 #12: current <= 5 A
-I_DEVIATION = const(10)             # s7: current deviation >= 10 A
+I_STOP_A = const(5)           # s6 #12: current <= 5 A
+I_DEVIATION_A = const(10)             # s7: current deviation >= 10 A
 LOWER_THRESHOLD_MARGIN_PCT = const(2)  # s7: Battery-Emulator adds 2 % to the car's minimum discharge voltage
