@@ -16,7 +16,6 @@ from micropython import const
 from firmware.app.heartbeat import Heartbeat
 from firmware.can.gen import box
 from firmware.can.node import CanNode
-from firmware.core.ring import Ring
 from firmware.core.scheduler import Scheduler
 from firmware.safety import limits as L
 
@@ -30,8 +29,8 @@ class BoxApp:
     def __init__(self, hal, wdt_timeout_ms=500, discharge=False):
         self.hal = hal
         self.sched = Scheduler(hal.clock)
-        self.events = Ring(32)
-        self.service = CanNode(hal.can["service"], events=self.events)
+        # the service CAN carries no supervised frames: no node events to act on
+        self.service = CanNode(hal.can["service"])
         # status published on the service CAN (the session core updates these)
         self.session_state = box.SessionState_Idle
         self.fault_active = False

@@ -22,7 +22,6 @@ from firmware.can.gen import box
 from firmware.charging import port as P
 from firmware.charging import table as T
 from firmware.charging.port import ChargingPort
-from firmware.core.ring import Ring
 from firmware.hal import pins
 from firmware.protocols.chademo.charger import ChademoCharger
 from firmware.protocols.chademo.link import ChademoLink
@@ -48,10 +47,10 @@ class Discharge:
     def __init__(self, hal, service_node):
         self.port = port = ChargingPort()
         self.safety = s = SafetyApp(hal, port=port)     # starts the watchdog
-        self.core = ChademoCharger(Ring(16), box_limit_a=CHADEMO_BOX_LIMIT_A)
+        self.core = ChademoCharger(None, box_limit_a=CHADEMO_BOX_LIMIT_A)   # requests read from core.req
         self.link = ChademoLink(self.core, hal.can["vehicle"], port)
         self.adapter = self.link.adapter
-        self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session)
+        self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session, s.config)
         self.status = Status(s, self.core, self.ps)
         self.status.register(service_node)
         service_node.on_rx(box.ID_ToolCommand, box, self._tool, supervise=False)

@@ -15,17 +15,20 @@ from micropython import const
 from firmware.can.gen import power_stage as ps
 from firmware.can.node import NODE_RX_TIMEOUT, CanNode
 from firmware.core.ring import Ring
+from firmware.safety import config as cf
 from firmware.safety import supervisor as sv
 
-AC_V_RMS = const(230)           # (team) output voltage setpoint, V
-AC_HZ = const(50)
+# Output profile (firmware.safety.config PROFILE_*) -> inverter setpoint: line-to-neutral
+# V rms and Hz (split phase: two 120 V legs in antiphase, the stage makes the second leg).
+PROFILE_AC = ((120, 60), (230, 50), (120, 60))
 AC_SOFT_START_MS = const(200)   # inverter soft start (team)
 SOURCE_LIMIT_MA = const(2000)   # precharge / cable-check source, 2 A class (limits.I_BREAK_MAX_A)
 _READY_AC_PCT = const(90)       # inverter counts as soft-started above 90 % of the setpoint
 
 
 class PowerStageLink:
-    def __init__(self, port, sup, m, session):
+    def __init__(self, port, sup, m, session, config=None):
+        self.config = config
         self.sup = sup
         self.m = m
         self.session = session
@@ -33,6 +36,7 @@ class PowerStageLink:
         self.node = n = CanNode(port, events=self.events)
         self.dcdc_state = ps.DcDcState_Off
         self.ac_v = 0.0
+        self.ac_hz = 0.0
         self.i_ac = 0.0
         self.lost = 0               # RX timeouts of the DC/DC status seen
         self._alive = 0
@@ -49,7 +53,7 @@ class PowerStageLink:
             "DcLinkVoltageSetpoint": 0, "InletCurrentLimit": 0, "InletVoltageMin": 0,
             "PowerLimit": 0}, fill=self._fill_dcdc, after=ps.ID_PsCommand)
         self.inv_v = n.add_tx(ps.ID_PsInverterSetpoint, ps, {
-            "AcVoltageSetpoint": 0, "AcFrequencySetpoint": AC_HZ, "AcCurrentLimit": 0,
+            "AcVoltageSetpoint": 0, "AcFrequencySetpoint": self.ac_setpoint()[1], "AcCurrentLimit": 0,
             "SoftStartRamp": AC_SOFT_START_MS}, fill=self._fill_inv, after=ps.ID_PsDcDcSetpoint)
         self.src_v = n.add_tx(ps.ID_PsSourceSetpoint, ps, {
             "SourceMode": 0, "SourceVoltageSetpoint": 0, "SourceCurrentLimit": 0},
@@ -66,13 +70,14 @@ class PowerStageLink:
     def _inv(self, fid, v, now):
         self.m.p_ac = v["AcActivePower"]
         self.ac_v = v["AcVoltageRms"]
+        self.ac_hz = v["AcFrequency"]
         self.i_ac = v["AcCurrentRms"]
         self._update_ready()
 
     def _update_ready(self):
         st = self.dcdc_state
         self.m.ps_ready = ((st == ps.DcDcState_Running or st == ps.DcDcState_Derating)
-                           and self.ac_v * 100 >= AC_V_RMS * _READY_AC_PCT)
+                           and self.ac_v * 100 >= self.ac_setpoint()[0] * _READY_AC_PCT)
 
     def _iso(self, fid, v, now):
         st = v["IsolationState"]
@@ -127,12 +132,19 @@ class PowerStageLink:
         v["InletVoltageMin"] = m.veh_min_v if m.veh_min_v > 0 else 0
         v["PowerLimit"] = c.p_limit_w
 
+    def ac_setpoint(self):
+        """(V rms, Hz) of the configured output profile (230 V / 50 Hz without a config)."""
+        c = self.config
+        return PROFILE_AC[c.profile if c is not None else cf.PROFILE_230_50]
+
     def _fill_inv(self, now, v):
         c = self.sup.cmd
         on = c.ps_enable
-        v["AcVoltageSetpoint"] = AC_V_RMS if on else 0
+        ac_v, ac_hz = self.ac_setpoint()
+        v["AcVoltageSetpoint"] = ac_v if on else 0
+        v["AcFrequencySetpoint"] = ac_hz
         p = c.p_limit_w if c.p_limit_w > 0 else self.sup.max_power_w
-        a = p / AC_V_RMS if on else 0
+        a = p / ac_v if on else 0
         v["AcCurrentLimit"] = a if a < 63 else 63
 
     def _fill_src(self, now, v):

@@ -71,6 +71,8 @@ class PowerStageSim(AveragedPlant):
         u.src_on = self._out("K_PRECHARGE") and self._get(ps.ID_PsCommand, "EnableSource") == 1
         u.src_v = self._get(ps.ID_PsSourceSetpoint, "SourceVoltageSetpoint", 0.0)
         u.discharge = self._out("DC_DISCHARGE")
+        u.ac_v_set = self._get(ps.ID_PsInverterSetpoint, "AcVoltageSetpoint", AC_V_RMS)
+        u.ac_hz_set = self._get(ps.ID_PsInverterSetpoint, "AcFrequencySetpoint", 50.0)
         self.step_power(now, u, car_closed, car_ocv_v, car_r_ohm)
         self._write_inputs()
         if not self.silent:
@@ -107,8 +109,9 @@ class PowerStageSim(AveragedPlant):
             self._alive = (self._alive + 1) & 15
             ac_on = ready and self._get(ps.ID_PsCommand, "EnableInverter") == 1
             self._tx(ps.ID_PsInverterStatus, {
-                "AcVoltageRms": AC_V_RMS if ac_on else 0.0,
-                "AcCurrentRms": min(abs(self.p_ac) / AC_V_RMS, 100), "AcFrequency": 50.0 if ac_on else 0.0,
+                "AcVoltageRms": self.u.ac_v_set if ac_on else 0.0,
+                "AcCurrentRms": min(abs(self.p_ac) / max(self.u.ac_v_set, 1.0), 100),
+                "AcFrequency": self.f_ac if ac_on else 0.0,
                 "AcActivePower": self.p_ac})
         if now % 100 == 5:
             k = self.iso_ohm // 1000

@@ -23,10 +23,10 @@ Interface (the PowerPlant contract):
   inputs  PlantInputs: k_pos, k_neg (contactor coils), src_on, src_v (the
           precharge / cable-check source and its setpoint), discharge (DC-link
           discharge resistor), ps_enable (enable line AND command), i_limit_a
-          (the inlet current limit the stage follows), ac_relay, lock
-          (lock motor).
+          (the inlet current limit the stage follows), ac_relay, ac_v_set,
+          ac_hz_set (the inverter's setpoints), lock (lock motor).
   state   v_inlet, v_link (V), i (A, out of the car), kp, kn (aux contacts),
-          lock (lock feedback), ps_ready, v_ac (V rms), p_ac (W into the load),
+          lock (lock feedback), ps_ready, v_ac (V rms), f_ac (Hz), p_ac (W into the load),
           iso_ohm, temp (degC).
   energy  e_batt_wh (chemical, OCV * i), e_inlet_wh (v_inlet * i),
           e_dc_wh (after the DC/DC), e_ac_wh (into the load), and
@@ -83,6 +83,8 @@ class PlantInputs:
         self.ps_enable = False
         self.i_limit_a = 0.0
         self.ac_relay = False
+        self.ac_v_set = AC_V_RMS     # inverter setpoint, V rms
+        self.ac_hz_set = 50.0        # inverter setpoint, Hz
         self.lock = False
 
 
@@ -117,6 +119,7 @@ class AveragedPlant:
         self.v_link = 0.0
         self.i = 0.0
         self.v_ac = 0.0
+        self.f_ac = 0.0
         self.p_ac = 0.0
         self.temp = 25.0
         self.kp = self.kn = False
@@ -226,11 +229,12 @@ class AveragedPlant:
         if relay and self.backfeed_v > 0:
             self.v_ac, self.p_ac = self.backfeed_v, -1500.0
         elif relay and ready:
-            self.v_ac = AC_V_RMS
+            self.v_ac = u.ac_v_set
             p = p_dc * ETA_INV
             self.p_ac = self.load_w if p > self.load_w else p
         else:
             self.v_ac, self.p_ac = self.backfeed_v, 0.0
+        self.f_ac = u.ac_hz_set if ready else 0.0
         # IMD, temperature
         self.iso_ohm = ISO_BAD_OHM if self.iso_bad else ISO_GOOD_OHM
         if self.heating:
