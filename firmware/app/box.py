@@ -36,7 +36,6 @@ class BoxApp:
         self.fault_active = False
         self.load_pct = 0
         self.heartbeat = Heartbeat(self)
-        self.booted_ms = None
         self._wdt_timeout_ms = wdt_timeout_ms
         self._busy_us = 0
         self.discharge = discharge
@@ -58,7 +57,6 @@ class BoxApp:
             self.sched.every(_WDT_FEED_MS, self._feed_wdt, "wdt")
         self.sched.every(_CAN_POLL_MS, self.service.poll, "service-can")
         self.sched.every(_LOAD_WINDOW_MS, self._roll_load, "load")
-        self.booted_ms = hal.clock.now_ms()
 
     def _control(self, now):
         p = self.power

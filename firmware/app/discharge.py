@@ -64,7 +64,6 @@ class Discharge:
             _write(p, 0)
         self._tool_counter = -1
         self.sup_status = 0
-        self.last_acts = 0
 
     def control(self, now):
         s = self.safety
@@ -82,7 +81,6 @@ class Discharge:
         self._lines()
         self.status.account(now, acts)
         self.sup_status = st
-        self.last_acts = acts
 
     def _lines(self):
         g = self.port.granted

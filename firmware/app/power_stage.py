@@ -45,17 +45,17 @@ class PowerStageLink:
         n.on_rx(ps.ID_PsIsolation, ps, self._iso)
         n.on_rx(ps.ID_PsTemperatures, ps, self._temps)
         n.on_rx(ps.ID_PsFaults, ps, self._faults)
-        self.cmd_v = n.add_tx(ps.ID_PsCommand, ps, {
+        n.add_tx(ps.ID_PsCommand, ps, {
             "Mode": 0, "EnableDcDc": 0, "EnableInverter": 0, "EnableSource": 0, "FaultReset": 0,
             "ContactorDcPosCmd": 0, "ContactorDcNegCmd": 0, "ContactorPrechargeCmd": 0,
             "RelayAcOutCmd": 0, "AliveCounter": 0}, fill=self._fill_cmd)
-        self.dcdc_v = n.add_tx(ps.ID_PsDcDcSetpoint, ps, {
+        n.add_tx(ps.ID_PsDcDcSetpoint, ps, {
             "DcLinkVoltageSetpoint": 0, "InletCurrentLimit": 0, "InletVoltageMin": 0,
             "PowerLimit": 0}, fill=self._fill_dcdc, after=ps.ID_PsCommand)
-        self.inv_v = n.add_tx(ps.ID_PsInverterSetpoint, ps, {
+        n.add_tx(ps.ID_PsInverterSetpoint, ps, {
             "AcVoltageSetpoint": 0, "AcFrequencySetpoint": self.ac_setpoint()[1], "AcCurrentLimit": 0,
             "SoftStartRamp": AC_SOFT_START_MS}, fill=self._fill_inv, after=ps.ID_PsDcDcSetpoint)
-        self.src_v = n.add_tx(ps.ID_PsSourceSetpoint, ps, {
+        n.add_tx(ps.ID_PsSourceSetpoint, ps, {
             "SourceMode": 0, "SourceVoltageSetpoint": 0, "SourceCurrentLimit": 0},
             fill=self._fill_src)
 

@@ -233,7 +233,6 @@ class ChademoCharger:
         self.ev_min_dis_v = 0
         self.ev_min_level = 0
         self.ev_max_remaining = 0
-        self.ev_dynamic = 0
 
     # ============================================================ frames (frames.py)
     def on_frame(self, fid, v, now_ms):
