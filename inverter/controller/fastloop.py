@@ -115,6 +115,7 @@ class InverterControl:
         self.ts = 1.0 / K.FS_HZ
         self.loops = [PhaseLoop(K.RES[50]) for _ in range(nph)]
         self.duty = [0.0] * nph
+        self.vref = [0.0] * nph
         self.gates = False
         self.state = ST_OFF
         self.f_hz = 0.0
@@ -227,6 +228,7 @@ class InverterControl:
             sign = 1.0 if p == 0 else -1.0
             vref = sign * a * s
             dvref = sign * a * w * c
+            self.vref[p] = vref
             u = self.loops[p].step(vref, dvref, vc[p], il[p], io[p], ipk)
             d = u / vbus
             if d > DUTY_MAX:
