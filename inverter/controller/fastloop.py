@@ -35,6 +35,7 @@ STATE_NAMES = ("Off", "SoftStart", "Run", "ShortCircuitLatch", "Lockout", "Trip"
 DUTY_MAX = 0.98             # TI code clamps +-0.98 (targets §4)
 K_AW = 2.0                  # back-calculation gain, V of resonator input per A clamped (team)
 SURGE_RATIO = 3.6           # peak current limit = SURGE_RATIO * rated rms: crest factor 3 loads (IEC 62040-3) pass
+FOLD_PEAK_RATIO = 2.2       # peak limit while folded back: a sustained overload stays below 200 % rms
 FOLD_STEP = 0.8             # voltage foldback per cycle spent in the current limit
 FOLD_RECOVER = 0.1          # per cycle once out of the limit
 FOLD_MIN = 0.02
@@ -221,7 +222,7 @@ class InverterControl:
         a = self.v_set * _SQRT2 * self.amp * self.fold
         s = math.sin(self.theta)
         c = math.cos(self.theta)
-        ipk = SURGE_RATIO * self.i_rated * self.derate
+        ipk = (SURGE_RATIO if self.fold >= 1.0 else FOLD_PEAK_RATIO) * self.i_rated * self.derate
         vbus = vdc * self.bus_share
         sat = False
         for p in range(self.nph):

@@ -224,12 +224,14 @@ class InverterSim:
 
     # ------------------------------------------------------------ energy
     def energy(self):
-        """Energy accounting since start (J): from the car, to the loads, losses by part."""
+        """Energy accounting since start (J): from the car, to the loads, losses
+        by part. The inductor core loss and the auxiliary supply are constant
+        losses that the model adds to the inlet energy rather than simulating."""
         a = self.acc
         e_out = a[KN.A_E_OUT]
         aux = HW.AUX_W * self.t
         return {
-            "from_car": self.e_dcdc_in + aux,
+            "from_car": self.e_dcdc_in + aux + self.e_core,
             "to_loads": e_out,
             "dcdc_loss": self.e_dcdc_in - self.e_dcdc_out,
             "bridge_conduction": a[KN.A_COND],
