@@ -40,8 +40,12 @@ ISO_BAD_KOHM = 50
 class PowerPlant:
     """Power stage on the internal CAN + the box's electrical plant."""
 
-    def __init__(self, hal, load_w=3000.0):
+    def __init__(self, hal, load_w=3000.0, stage=None):
         self.hal = hal
+        # optional electrical model of the power path (inverter/plant/stage.py
+        # PowerStageModel: switching-level or averaged around the real control
+        # law); None keeps this module's ramp model
+        self.stage = stage
         self.port = hal.can["internal"]
         self.load_w = load_w
         self.v_inlet = 0.0
@@ -112,7 +116,14 @@ class PowerPlant:
             self.ps_on_t = -1
         ready = en and now - self.ps_on_t >= PS_SOFT_START_MS and not self.ps_fault
         relay = self._out("AC_OUT_RELAY")
-        if path and car_closed and en:
+        st = self.stage
+        if st is not None:
+            live = path and car_closed and en and not self.ps_fault
+            st.step_ms(now, live, relay, self.v_inlet if car_closed else 0.0,
+                       self._get(ps.ID_PsDcDcSetpoint, "InletCurrentLimit", 0.0), self.load_w)
+            self.i = st.i_inlet
+            ready = en and st.ready and not self.ps_fault
+        elif path and car_closed and en:
             limit = self._get(ps.ID_PsDcDcSetpoint, "InletCurrentLimit", 0.0)
             demand = 0.0
             if relay and ready and self.v_inlet > 50:
@@ -150,6 +161,8 @@ class PowerPlant:
         # AC output
         if relay and self.backfeed_v > 0:
             self.v_ac, self.p_ac = self.backfeed_v, -1500.0
+        elif relay and ready and st is not None:
+            self.v_ac, self.p_ac = st.v_ac, st.p_ac
         elif relay and ready:
             self.v_ac = 230.0
             self.p_ac = min(self.load_w, self.i * self.v_inlet * DCDC_EFFICIENCY)
@@ -190,10 +203,16 @@ class PowerPlant:
                 "AliveCounter": self._alive})
             self._alive = (self._alive + 1) & 15
             ac_on = ready and self._get(ps.ID_PsCommand, "EnableInverter") == 1
-            self._tx(ps.ID_PsInverterStatus, {
-                "AcVoltageRms": 230.0 if ac_on else 0.0,
-                "AcCurrentRms": min(abs(self.p_ac) / 230.0, 100), "AcFrequency": 50.0 if ac_on else 0.0,
-                "AcActivePower": self.p_ac})
+            st = self.stage
+            if st is not None:
+                self._tx(ps.ID_PsInverterStatus, {
+                    "AcVoltageRms": min(st.v_ac, 400.0), "AcCurrentRms": min(st.i_ac, 100.0),
+                    "AcFrequency": st.f_ac, "AcActivePower": max(-15000.0, min(15000.0, st.p_ac))})
+            else:
+                self._tx(ps.ID_PsInverterStatus, {
+                    "AcVoltageRms": 230.0 if ac_on else 0.0,
+                    "AcCurrentRms": min(abs(self.p_ac) / 230.0, 100), "AcFrequency": 50.0 if ac_on else 0.0,
+                    "AcActivePower": self.p_ac})
         if now % 100 == 5:
             k = ISO_BAD_KOHM if self.iso_bad else ISO_GOOD_KOHM
             self._tx(ps.ID_PsIsolation, {
@@ -210,12 +229,12 @@ class PowerPlant:
 
 
 class Bench:
-    def __init__(self, car=None, load_w=3000.0, clock=None, hal=None, collect_service=True):
+    def __init__(self, car=None, load_w=3000.0, clock=None, hal=None, collect_service=True, stage=None):
         self.clock = clock or SimClock()
         self.hal = hal or make_sim_hal(self.clock)
         self.app = BoxApp(self.hal, discharge=True)
         self.car = car if car is not None else ChademoCar()
-        self.plant = PowerPlant(self.hal, load_w)
+        self.plant = PowerPlant(self.hal, load_w, stage=stage)
         self.vport = self.hal.can["vehicle"]
         self.plugged = False
         self.load_profile = None    # fn(t_ms) -> W, overrides load_w when set

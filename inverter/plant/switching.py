@@ -120,7 +120,7 @@ class Trace:
 
 class InverterSim:
     def __init__(self, profile="230_50", averaged=False, n_sub=None, battery=None, p_rated=HW.P_RATED_W,
-                 ramp_ms=100, retry_s=30.0, v_link=HW.V_LINK_NOM_V):
+                 ramp_ms=100, retry_s=30.0, v_link=HW.V_LINK_NOM_V, enable=True):
         nph, half, v, f = PROFILES[profile]
         self.profile = profile
         self.nph, self.half, self.v_nom, self.f_nom = nph, half, v, f
@@ -152,7 +152,9 @@ class InverterSim:
         self.load_every = max(1, int(round(1e-3 / self.ts)))   # loads re-evaluated every 1 ms
         self._k = 0
         self.wall_s = 0.0
-        self.ctl.enable(True)
+        self.source = None                   # (ocv, r) override of the battery: an external inlet
+        if enable:
+            self.ctl.enable(True)
 
     def add(self, *loads):
         for ld in loads:
@@ -194,8 +196,11 @@ class InverterSim:
                 io[p] = float(self.rec_io[p])
             vdc = float(x[vci])
             duty = ctl.step(vc, il, io, vdc, self.trip)
-            i_dcdc = self.dcdc.step(vdc, self.battery.ocv(), self.battery.r, self.ts)
-            self.battery.draw(self.dcdc.i_in, self.ts)
+            if self.source is None:
+                i_dcdc = self.dcdc.step(vdc, self.battery.ocv(), self.battery.r, self.ts)
+                self.battery.draw(self.dcdc.i_in, self.ts)
+            else:
+                i_dcdc = self.dcdc.step(vdc, self.source[0], self.source[1], self.ts)
             self.e_dcdc_in += self.dcdc.p_in * self.ts
             self.e_dcdc_out += self.dcdc.p_out * self.ts
             gates = ctl.gates

@@ -1,0 +1,40 @@
+"""The whole CHAdeMO discharge session (real box firmware, simulated car) on
+the inverter plant (inverter/plant/stage.py) instead of the bench's ramp
+model: switching level and averaged, both around the real fast control law."""
+import pytest
+
+from firmware.session import table as T
+from hil.bench import Bench
+from hil.vehicles.chademo_car import ChademoCar
+from inverter.plant.stage import PowerStageModel
+
+WANT = ["Idle", "Plugged", "Handshake", "IsolationCheck", "PreCharge", "ContactorsClosed",
+        "PowerStageStart", "Supplying", "Stopping", "ContactorsOpen", "WeldingCheck",
+        "DcLinkDischarge", "ReadyToUnplug"]
+
+
+@pytest.mark.parametrize("averaged", [False, True], ids=["switching", "averaged"])
+def test_chademo_discharge_session_runs_on_the_inverter_plant(averaged):
+    st = PowerStageModel("230_50", averaged=averaged)
+    b = Bench(car=ChademoCar(soc=70), load_w=3000.0, stage=st)
+    b.run(100)
+    b.plug()
+    b.run(50)
+    b.start()
+    assert b.run_until(lambda b: b.state == T.SUPPLYING and b.plant.p_ac > 0.9 * 3000.0, 20000), b.state_names()
+    b.run(1300)
+    p_in = 0.0
+    for _ in range(200):                                    # 200 ms: the DC/DC current carries 2f ripple
+        b.step()
+        p_in += b.plant.i * b.plant.v_inlet / 200
+    assert b.state == T.SUPPLYING
+    assert abs(st.v_ac - 230.0) < 2.3                      # regulated by the real control law
+    assert st.p_ac == pytest.approx(3000.0, rel=0.02)
+    # the inlet carries the load plus the DC/DC and inverter losses
+    assert 1.02 * st.p_ac < p_in < 1.10 * st.p_ac
+    assert b.app.power.safety.sup.faults == 0
+    b.stop()
+    assert b.run_until(lambda b: b.state == T.READY_TO_UNPLUG, 15000), b.state_names()
+    assert b.state_names() == WANT
+    assert b.app.power.safety.sup.faults == 0
+    assert st.p_ac == 0.0 and not st.ready
