@@ -32,7 +32,7 @@ class Discharge:
         self.core = ChademoCharger(Ring(16), box_limit_a=CHADEMO_BOX_LIMIT_A)
         self.link = ChademoLink(self.core, hal.can["vehicle"])
         self.glue = ChademoGlue(hal, self.core, self.link, s)
-        self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session)
+        self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session, s.config)
         self.status = Status(s, self.core, self.ps)
         self.status.register(service_node)
         service_node.on_rx(box.ID_ToolCommand, box, self._tool, supervise=False)

@@ -58,8 +58,14 @@ class PowerStageModel:
             sim.loads.extend(self.extra_loads)
         sim._update_loads()
 
-    def step_ms(self, now_ms, enabled, relay, v_inlet, i_limit_a, load_w):
+    def step_ms(self, now_ms, enabled, relay, v_inlet, i_limit_a, load_w, v_set=0.0, i_ac_limit=0.0):
+        """v_set / i_ac_limit: PsInverterSetpoint AcVoltageSetpoint (split: line
+        to line) and AcCurrentLimit; 0 keeps the profile's nominal / rating."""
         sim = self.sim
+        if v_set > 0:
+            sim.ctl.set_output(v_set / sim.nph, sim.f_nom)
+        if i_ac_limit > 0:
+            sim.ctl.set_current_limit(i_ac_limit)
         if enabled and v_inlet > 50.0:
             if self.t_on < 0:
                 self.t_on = now_ms

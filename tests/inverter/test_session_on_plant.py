@@ -33,6 +33,13 @@ def test_chademo_discharge_session_runs_on_the_inverter_plant(averaged):
     # the inlet carries the load plus the DC/DC and inverter losses
     assert 1.02 * st.p_ac < p_in < 1.10 * st.p_ac
     assert b.app.power.safety.sup.faults == 0
+    # the supervisory loop on the main controller trims the RMS onto nominal
+    # and accounts the energy from what the power stage reports
+    inv = b.app.power.ps.inv
+    assert abs(st.v_ac - 230.0) < 0.5
+    assert inv.trim != 0.0
+    assert inv.e_ac_wh == pytest.approx(b.ac_energy_wh, rel=0.03)
+    assert inv.e_car_wh > inv.e_ac_wh > 0
     b.stop()
     assert b.run_until(lambda b: b.state == T.READY_TO_UNPLUG, 15000), b.state_names()
     assert b.state_names() == WANT
