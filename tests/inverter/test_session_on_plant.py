@@ -3,7 +3,7 @@ the inverter plant (inverter/plant/stage.py) instead of the bench's ramp
 model: switching level and averaged, both around the real fast control law."""
 import pytest
 
-from firmware.session import table as T
+from firmware.charging import table as T
 from hil.bench import Bench
 from hil.vehicles.chademo_car import ChademoCar
 from inverter.plant.stage import PowerStageModel
