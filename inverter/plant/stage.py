@@ -88,11 +88,12 @@ class PowerStageModel:
         ctl = sim.ctl
         self.i_inlet = sim.dcdc.i_in
         running = ctl.state == FL.ST_RUN
-        self.v_ac = ctl.v_rms[0] if ctl.gates else 0.0
-        self.i_ac = ctl.i_rms[0] if ctl.gates else 0.0
+        # split phase: L1-L2 (the legs run at 180 deg), as AcVoltageRms reports it
+        self.v_ac = sum(ctl.v_rms) if ctl.gates else 0.0
+        self.i_ac = max(ctl.i_rms) if ctl.gates else 0.0
         self.p_ac = sum(ctl.p_w) if ctl.gates else 0.0
         self.f_ac = ctl.f_hz if ctl.gates else 0.0
-        self.ready = running and self.v_ac * 100 >= self.v_nom * READY_PCT
+        self.ready = running and self.v_ac * 100 >= self.v_nom * sim.nph * READY_PCT
         if ctl.state in (FL.ST_TRIP, FL.ST_LOCKOUT, FL.ST_SC_LATCH):
             self.dcdc_state = DCDC_FAULT
         elif self.ready:

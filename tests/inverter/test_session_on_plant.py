@@ -45,3 +45,30 @@ def test_chademo_discharge_session_runs_on_the_inverter_plant(averaged):
     assert b.state_names() == WANT
     assert b.app.power.safety.sup.faults == 0
     assert st.p_ac == 0.0 and not st.ready
+
+
+def test_split_phase_profile_from_the_configuration():
+    """The configured 120/240 V profile reaches the power stage as its
+    setpoints; the session supplies an unbalanced split-phase panel."""
+    from inverter.plant import loads as LD
+    st = PowerStageModel("split_120_240", averaged=True)
+    st.extra_loads = LD.panel_split(1200.0, 400.0, 1500.0)
+    b = Bench(car=ChademoCar(soc=70), load_w=0.0, stage=st)
+    b.boot()
+    ok, why = b.app.power.safety.config.set("profile", "120/240V split phase")
+    assert ok, why
+    b.run(100)
+    b.plug()
+    b.run(50)
+    b.start()
+    assert b.run_until(lambda b: b.state == T.SUPPLYING and b.plant.p_ac > 2500.0, 20000), b.state_names()
+    b.run(1000)
+    inv = b.app.power.ps.inv
+    assert inv.inv["AcVoltageSetpoint"] == pytest.approx(240.0, abs=3.0)
+    assert inv.inv["AcFrequencySetpoint"] == 60.0
+    ctl = st.sim.ctl
+    assert ctl.f_hz == 60.0
+    for p in (0, 1):
+        assert ctl.v_rms[p] == pytest.approx(120.0, abs=1.2)
+    assert st.p_ac == pytest.approx(3100.0, rel=0.03)
+    assert b.app.power.safety.sup.faults == 0
