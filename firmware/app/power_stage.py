@@ -32,6 +32,10 @@ class PowerStageLink:
         self.config = config
         prof = config.profile if config is not None else isv.PROFILE_230_50
         self.inv = isv.Supervisory(prof, isv.PROFILE_MAX_W[prof], sup.soc_floor_pct)
+        # V2H: the transfer-interlock input (the board pin is the safety HAL's
+        # to add; until then the caller sets this) and why the inverter refuses
+        self.v2h_interlock = False
+        self.refusal = ""
         self.m = m
         self.session = session
         self.events = Ring(16)
@@ -140,6 +144,13 @@ class PowerStageLink:
         c = self.sup.cmd
         m = self.m
         on = c.ps_enable
+        if on and self.sup.mode == sv.MODE_V2H and not c.ac_relay:
+            # never start into a live generator inlet, only with the transfer
+            # interlock made; the supervisor's backfeed rule stays in force too
+            ok, why = isv.v2h_permit(m.v_ac, self.v2h_interlock)
+            self.refusal = why          # the last reason, kept for the status
+            if not ok:
+                on = False
         s = self.inv
         cf = self.config
         if cf is not None and cf.profile != s.profile and not on:

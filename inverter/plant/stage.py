@@ -58,11 +58,13 @@ class PowerStageModel:
             sim.loads.extend(self.extra_loads)
         sim._update_loads()
 
-    def step_ms(self, now_ms, enabled, relay, v_inlet, i_limit_a, load_w, v_set=0.0, i_ac_limit=0.0):
+    def step_ms(self, now_ms, enabled, relay, v_inlet, i_limit_a, load_w, v_set=None, i_ac_limit=0.0):
         """v_set / i_ac_limit: PsInverterSetpoint AcVoltageSetpoint (split: line
-        to line) and AcCurrentLimit; 0 keeps the profile's nominal / rating."""
+        to line; 0 = inverter off; None = no frame yet: the profile's nominal)
+        and AcCurrentLimit (0 keeps the rating)."""
         sim = self.sim
-        if v_set > 0:
+        inverter_on = v_set is None or v_set > 0
+        if v_set is not None and v_set > 0:
             sim.ctl.set_output(v_set / sim.nph, sim.f_nom)
         if i_ac_limit > 0:
             sim.ctl.set_current_limit(i_ac_limit)
@@ -75,7 +77,9 @@ class PowerStageModel:
             if sim.x[-1] < 2.0:
                 sim.x[-1] = 2.0      # the DC/DC's own precharge of the secondary
             sim.dcdc.i_in_limit = i_limit_a if i_limit_a > STANDBY_A else STANDBY_A
-            if ramp >= 1.0 and sim.x[-1] >= 0.9 * HW.V_LINK_NOM_V and sim.ctl.state == FL.ST_OFF:
+            if not inverter_on:
+                sim.ctl.enable(False)
+            elif ramp >= 1.0 and sim.x[-1] >= 0.9 * HW.V_LINK_NOM_V and sim.ctl.state == FL.ST_OFF:
                 sim.ctl.enable(True)
         else:
             self.t_on = -1

@@ -55,7 +55,7 @@ def test_split_phase_profile_from_the_configuration():
     st.extra_loads = LD.panel_split(1200.0, 400.0, 1500.0)
     b = Bench(car=ChademoCar(soc=70), load_w=0.0, stage=st)
     b.boot()
-    ok, why = b.app.power.safety.config.set("profile", "120/240V split phase")
+    ok, why = b.app.power.safety.set_config("profile", "120/240V split phase")
     assert ok, why
     b.run(100)
     b.plug()
@@ -72,3 +72,43 @@ def test_split_phase_profile_from_the_configuration():
         assert ctl.v_rms[p] == pytest.approx(120.0, abs=1.2)
     assert st.p_ac == pytest.approx(3100.0, rel=0.03)
     assert b.app.power.safety.sup.faults == 0
+
+
+@pytest.mark.parametrize("interlock", [False, True])
+def test_v2h_needs_the_transfer_interlock(interlock):
+    st = PowerStageModel("split_120_240", averaged=True)
+    b = Bench(car=ChademoCar(soc=70), load_w=2000.0, stage=st)
+    b.boot()
+    for k, v in (("profile", "120/240V split phase"), ("mode", "V2H")):
+        ok, why = b.app.power.safety.set_config(k, v)
+        assert ok, why
+    b.app.power.ps.v2h_interlock = interlock
+    b.run(100)
+    b.plug()
+    b.run(50)
+    b.start()
+    got = b.run_until(lambda b: b.state == T.SUPPLYING and b.plant.p_ac > 1800.0, 12000)
+    if interlock:
+        assert got, b.state_names()
+        assert b.out("NPE_BOND_RELAY") == 0            # the house keeps its own bond
+    else:
+        assert not got, b.state_names()
+        assert "Supplying" not in b.state_names()
+        assert b.app.power.ps.refusal == "transfer interlock open"
+        assert b.out("AC_OUT_RELAY") == 0 and st.p_ac == 0.0 and st.v_ac == 0.0
+
+
+def test_v2h_refuses_a_live_inlet():
+    st = PowerStageModel("split_120_240", averaged=True)
+    b = Bench(car=ChademoCar(soc=70), load_w=2000.0, stage=st)
+    b.boot()
+    for k, v in (("profile", "120/240V split phase"), ("mode", "V2H")):
+        assert b.app.power.safety.set_config(k, v)[0]
+    b.app.power.ps.v2h_interlock = True
+    b.plant.backfeed_v = 240.0                         # the grid is on the inlet
+    b.run(100)
+    b.plug()
+    b.run(50)
+    b.start()
+    assert not b.run_until(lambda b: b.state == T.SUPPLYING, 8000)
+    assert b.out("AC_OUT_RELAY") == 0 and st.v_ac == 0.0
