@@ -122,7 +122,8 @@ class PowerPlant:
             st.step_ms(now, live, relay, self.v_inlet if car_closed else 0.0,
                        self._get(ps.ID_PsDcDcSetpoint, "InletCurrentLimit", 0.0), self.load_w,
                        self._get(ps.ID_PsInverterSetpoint, "AcVoltageSetpoint", None),
-                       self._get(ps.ID_PsInverterSetpoint, "AcCurrentLimit", 0.0))
+                       self._get(ps.ID_PsInverterSetpoint, "AcCurrentLimit", 0.0),
+                       self._get(ps.ID_PsInverterSetpoint, "SoftStartRamp", None))
             self.i = st.i_inlet
             ready = en and st.ready and not self.ps_fault
         elif path and car_closed and en:

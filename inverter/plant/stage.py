@@ -58,11 +58,14 @@ class PowerStageModel:
             sim.loads.extend(self.extra_loads)
         sim._update_loads()
 
-    def step_ms(self, now_ms, enabled, relay, v_inlet, i_limit_a, load_w, v_set=None, i_ac_limit=0.0):
+    def step_ms(self, now_ms, enabled, relay, v_inlet, i_limit_a, load_w, v_set=None, i_ac_limit=0.0,
+                ramp_ms=None):
         """v_set / i_ac_limit: PsInverterSetpoint AcVoltageSetpoint (split: line
         to line; 0 = inverter off; None = no frame yet: the profile's nominal)
-        and AcCurrentLimit (0 keeps the rating)."""
+        and AcCurrentLimit (0 keeps the rating); ramp_ms: SoftStartRamp."""
         sim = self.sim
+        if ramp_ms is not None and ramp_ms > 0:
+            sim.ctl.ramp_s = ramp_ms / 1000.0
         inverter_on = v_set is None or v_set > 0
         if v_set is not None and v_set > 0:
             sim.ctl.set_output(v_set / sim.nph, sim.f_nom)

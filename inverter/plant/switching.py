@@ -185,9 +185,11 @@ class InverterSim:
         vc = [0.0] * nph
         il = [0.0] * nph
         io = [0.0] * nph
+        ocv = self.battery.ocv()
         for k in range(n):
             if self._k % self.load_every == 0:
                 self._update_loads()
+                ocv = self.battery.ocv()          # SoC moves slowly: once per ms
             self._k += 1
             # sample (period start), control law, duty for the next period
             for p in range(nph):
@@ -197,7 +199,7 @@ class InverterSim:
             vdc = float(x[vci])
             duty = ctl.step(vc, il, io, vdc, self.trip)
             if self.source is None:
-                i_dcdc = self.dcdc.step(vdc, self.battery.ocv(), self.battery.r, self.ts)
+                i_dcdc = self.dcdc.step(vdc, ocv, self.battery.r, self.ts)
                 self.battery.draw(self.dcdc.i_in, self.ts)
             else:
                 i_dcdc = self.dcdc.step(vdc, self.source[0], self.source[1], self.ts)

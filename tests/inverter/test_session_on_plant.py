@@ -6,6 +6,7 @@ import pytest
 from firmware.charging import table as T
 from hil.bench import Bench
 from hil.vehicles.chademo_car import ChademoCar
+from inverter.controller import supervisory as SV
 from inverter.plant.stage import PowerStageModel
 
 WANT = ["Idle", "Plugged", "Handshake", "IsolationCheck", "PreCharge", "ContactorsClosed",
@@ -40,6 +41,7 @@ def test_chademo_discharge_session_runs_on_the_inverter_plant(averaged):
     assert inv.trim != 0.0
     assert inv.e_ac_wh == pytest.approx(b.ac_energy_wh, rel=0.03)
     assert inv.e_car_wh > inv.e_ac_wh > 0
+    assert st.sim.ctl.ramp_s == SV.SOFT_START_MS / 1000.0       # soft start as the main controller set it
     b.stop()
     assert b.run_until(lambda b: b.state == T.READY_TO_UNPLUG, 15000), b.state_names()
     assert b.state_names() == WANT
