@@ -19,7 +19,7 @@ from firmware.safety import supervisor as sv
 from inverter.controller import supervisory as isv
 
 AC_HZ = const(50)               # until the first setpoint fill (the profile's frequency after)
-AC_SOFT_START_MS = const(200)   # inverter soft start (team)
+AC_SOFT_START_MS = const(200)   # inverter soft start until the first fill (then the supervisory loop's)
 SOURCE_LIMIT_MA = const(2000)   # precharge / cable-check source, 2 A class (limits.I_BREAK_MAX_A)
 _READY_AC_PCT = const(90)       # inverter counts as soft-started above 90 % of the setpoint
 
@@ -164,6 +164,7 @@ class PowerStageLink:
         vn = isv.PROFILE_V[s.profile]
         v["AcVoltageSetpoint"] = s.v_set if on and s.v_set > 0 else (vn if on else 0)
         v["AcFrequencySetpoint"] = isv.PROFILE_HZ[s.profile]
+        v["SoftStartRamp"] = s.inv["SoftStartRamp"]
         p = c.p_limit_w if c.p_limit_w > 0 else self.sup.max_power_w
         a = p / vn if on else 0
         if on and s.budget_w > 0 and s.i_ac_limit < a:
