@@ -236,6 +236,12 @@ def _report(out, per, plots):
               "auxiliary supply; team assumptions to be replaced by the chosen parts' datasheets):", ""]
     for _p, tag in PROFILES:
         lines.append("- %s: " % tag + ", ".join("%s %.1f" % (k, v) for k, v in per[tag]["loss_w"].items()))
+    import io
+    from inverter.design import design as D
+    buf = io.StringIO()
+    D.print_report(D.run()[1], out=buf)
+    lines += ["", "Loop margins of the checked-in design (`python -m inverter.design.design`):", "", "```",
+              buf.getvalue().rstrip(), "```"]
     lines += ["", "Short circuit latched after: " + ", ".join(
         "%s %.1f ms" % (tag, per[tag]["sc_latch_ms"]) for _p, tag in PROFILES), "", "## Plots", ""]
     for title, path in plots:
