@@ -105,7 +105,7 @@ def margins(loop):
     modulus margin MM = min |1 + L|, which guarantees GM >= 1/(1 - MM) and
     PM >= 2 asin(MM / 2); the classic PM is given at the bandwidth crossover
     (the highest |L| = 1 crossing)."""
-    w = np.geomspace(2 * math.pi * 1.0, math.pi / P.TS_S * 0.999, 40000)
+    w = np.geomspace(2 * math.pi * 1.0, math.pi / P.TS_S * 0.999, 6000)
     resp = np.squeeze(loop(np.exp(1j * w * P.TS_S)))
     mag = np.abs(resp)
     mm = float(np.min(np.abs(1.0 + resp)))

@@ -26,6 +26,7 @@ def test_check_mode_fails_on_a_stale_set(tmp_path, monkeypatch, run):
     stale = tmp_path / "coeffs.py"
     stale.write_text(run[0].replace("KPI = ", "KPI = 1 + "))
     monkeypatch.setattr(D, "OUT", str(stale))
+    monkeypatch.setattr(D, "run", lambda: run)         # the design itself is the fixture's
     assert D.main(["--check"]) == 1
     stale.write_text(run[0])
     assert D.main(["--check"]) == 0
