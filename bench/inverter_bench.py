@@ -166,7 +166,7 @@ def run_profile(prof, tag, plots):
     sim.acc[KN.A_I_PEAK] = 0.0
     tr = sim.run(0.1)
     res["sc_peak_current_a"] = float(sim.acc[KN.A_I_PEAK])
-    lat = np.nonzero(tr.state == FL.ST_SC_LATCH)[0]
+    lat = np.nonzero(tr.state == FL.INV_SC_LATCH)[0]
     res["sc_latch_ms"] = float((tr.t[lat[0]] - t_sc) * 1000) if len(lat) else float("nan")
     p = os.path.join(OUT, "short_circuit_%s.png" % tag)
 

@@ -24,12 +24,12 @@ from micropython import const
 from inverter.controller import coeffs as K
 from inverter.controller import protection as PR
 
-ST_OFF = const(0)
-ST_SOFT_START = const(1)
-ST_RUN = const(2)
-ST_SC_LATCH = const(3)      # short circuit: gates off, auto-retry pending
-ST_LOCKOUT = const(4)       # short-circuit retries used up: needs a fault reset
-ST_TRIP = const(5)          # overload ladder or over-temperature: needs a fault reset
+INV_OFF = const(0)
+INV_SOFT_START = const(1)
+INV_RUN = const(2)
+INV_SC_LATCH = const(3)      # short circuit: gates off, auto-retry pending
+INV_LOCKOUT = const(4)       # short-circuit retries used up: needs a fault reset
+INV_TRIP = const(5)          # overload ladder or over-temperature: needs a fault reset
 STATE_NAMES = ("Off", "SoftStart", "Run", "ShortCircuitLatch", "Lockout", "Trip")
 
 DUTY_MAX = 0.98             # TI code clamps +-0.98 (targets §4)
@@ -118,7 +118,7 @@ class InverterControl:
         self.duty = [0.0] * nph
         self.vref = [0.0] * nph
         self.gates = False
-        self.state = ST_OFF
+        self.state = INV_OFF
         self.f_hz = 0.0
         self.v_set = v_rms
         self.i_rated = i_rated_rms
@@ -162,16 +162,16 @@ class InverterControl:
         self.derate = PR.derate(temp_c)
 
     def enable(self, on):
-        if on and self.state == ST_OFF:
+        if on and self.state == INV_OFF:
             self._start()
         elif not on:
-            self.state = ST_OFF
+            self.state = INV_OFF
             self.gates = False
             self.overload.reset()
             self.sc.clear()
 
     def _start(self):
-        self.state = ST_SOFT_START
+        self.state = INV_SOFT_START
         self.theta = 0.0                 # close the loop at a positive-going zero crossing
         self.amp = 0.0
         self.fold = 1.0
@@ -197,16 +197,16 @@ class InverterControl:
         Updates self.duty (applied from the next period) and self.gates."""
         self.t += self.ts
         st = self.state
-        if st == ST_SC_LATCH:
+        if st == INV_SC_LATCH:
             if self.sc.may_restart(self.t):
                 self._start()
             else:
                 return self._off()
-        elif st != ST_SOFT_START and st != ST_RUN:
+        elif st != INV_SOFT_START and st != INV_RUN:
             return self._off()
         if vdc < V_BUS_MIN or self.derate <= 0.0:
             if self.derate <= 0.0:
-                self.state = ST_TRIP
+                self.state = INV_TRIP
             return self._off()
         w = _TWO_PI * self.f_hz
         self.theta += w * self.ts
@@ -214,11 +214,11 @@ class InverterControl:
         if self.theta >= _TWO_PI:
             self.theta -= _TWO_PI
             wrapped = True
-        if self.state == ST_SOFT_START:
+        if self.state == INV_SOFT_START:
             self.amp += self.ts / self.ramp_s if self.ramp_s > 0 else 1.0
             if self.amp >= 1.0:
                 self.amp = 1.0
-                self.state = ST_RUN
+                self.state = INV_RUN
         a = self.v_set * _SQRT2 * self.amp * self.fold
         s = math.sin(self.theta)
         c = math.cos(self.theta)
@@ -289,9 +289,9 @@ class InverterControl:
             self._sc_cycles = 0
         if self._sc_cycles >= SC_CYCLES:
             self.sc.fault(self.t)
-            self.state = ST_LOCKOUT if self.sc.lockout else ST_SC_LATCH
+            self.state = INV_LOCKOUT if self.sc.lockout else INV_SC_LATCH
             self._off()
         elif self.i_rated > 0 and self.overload.update(irms_max / self.i_rated, 1.0 / self.f_hz):
-            self.state = ST_TRIP
+            self.state = INV_TRIP
             self._off()
         self._clear_cycle()

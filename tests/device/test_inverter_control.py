@@ -87,13 +87,13 @@ def _run(ctl, n, vdc=400.0):
 def test_soft_start_ramps_from_a_zero_crossing():
     ctl = FL.InverterControl(f_hz=50.0, v_rms=230.0, ramp_ms=100)
     ctl.enable(True)
-    assert ctl.state == FL.ST_SOFT_START and ctl.gates
+    assert ctl.state == FL.INV_SOFT_START and ctl.gates
     _run(ctl, 1)
     assert abs(ctl.duty[0]) < 0.01            # starts at the zero crossing, zero amplitude
     _run(ctl, 999)                            # 50 ms
     assert _near(ctl.amp, 0.5, 0.01)
     _run(ctl, 1100)
-    assert ctl.state == FL.ST_RUN and ctl.amp == 1.0
+    assert ctl.state == FL.INV_RUN and ctl.amp == 1.0
 
 
 def test_duty_is_normalised_by_the_measured_link():
@@ -149,11 +149,11 @@ def test_over_temperature_trips():
     ctl.enable(True)
     ctl.set_temperature(95.0)
     ctl.step([0.0], [0.0], [0.0], 400.0, False)
-    assert ctl.state == FL.ST_TRIP and not ctl.gates
+    assert ctl.state == FL.INV_TRIP and not ctl.gates
     ctl.enable(False)
     ctl.set_temperature(40.0)
     ctl.enable(True)
-    assert ctl.state == FL.ST_SOFT_START
+    assert ctl.state == FL.INV_SOFT_START
 
 
 def test_collapsed_output_at_the_limit_latches_and_retries():
@@ -161,22 +161,22 @@ def test_collapsed_output_at_the_limit_latches_and_retries():
     ctl.enable(True)
     # a dead short: the output stays at 0 V, the current reference runs into the limit
     n = 0
-    while ctl.state != FL.ST_SC_LATCH and n < 4000:
+    while ctl.state != FL.INV_SC_LATCH and n < 4000:
         ctl.step([0.0], [0.0], [0.0], 400.0, True)
         n += 1
-    assert ctl.state == FL.ST_SC_LATCH and not ctl.gates
+    assert ctl.state == FL.INV_SC_LATCH and not ctl.gates
     assert n <= 3 * 400                    # within three cycles at 50 Hz
     _run(ctl, 9000)                        # 0.45 s: still latched
-    assert ctl.state == FL.ST_SC_LATCH
+    assert ctl.state == FL.INV_SC_LATCH
     _run(ctl, 2000)
-    assert ctl.state in (FL.ST_RUN, FL.ST_SOFT_START) and ctl.gates
+    assert ctl.state in (FL.INV_RUN, FL.INV_SOFT_START) and ctl.gates
 
 
 def test_reference_frequency():
     ctl = FL.InverterControl(f_hz=60.0, v_rms=120.0, ramp_ms=0)
     ctl.enable(True)
     _run(ctl, 20000)                       # 1 s: cycle bookkeeping follows the set frequency
-    assert ctl.state == FL.ST_RUN
+    assert ctl.state == FL.INV_RUN
     assert ctl.cycles in (59, 60)            # the 60th wrap lands on the last sample, +-rounding
     assert _near(ctl.v_rms[0], 120.0, 1.0)
     ph = ctl.theta

@@ -31,7 +31,7 @@ def test_linear_load_thd_and_regulation(prof):
     sim = S.InverterSim(prof, ramp_ms=50)
     sim.add(*_full(sim))
     tr = sim.run(0.3)
-    assert sim.ctl.state == FL.ST_RUN
+    assert sim.ctl.state == FL.INV_RUN
     assert _thd_all(sim, tr) <= 1.0
     for p in range(sim.nph):
         v = A.rms(A.window(tr.vc[:, p], tr.fs, sim.f_nom, 5))
@@ -46,7 +46,7 @@ def test_iec62040_reference_nonlinear_load_thd(prof):
     else:
         sim.add(*[LD.iec62040_reference(120.0, 1800.0, 60.0).at(p) for p in (0, 1)])
     tr = sim.run(0.6)
-    assert sim.ctl.state == FL.ST_RUN
+    assert sim.ctl.state == FL.INV_RUN
     assert _thd_all(sim, tr) <= 3.0
     # the load really is the non-linear one: current crest factor ~3
     io = A.window(tr.io[:, 0], tr.fs, sim.f_nom, 2)
@@ -102,10 +102,10 @@ def test_short_circuit_peak_bounded_latch_and_retry():
     tr = sim.run(0.15)
     assert sim.acc[KN.A_I_PEAK] < HW.I_HW_TRIP_A * 1.2
     assert sim.ctl.sc.attempts >= 1
-    latched = np.nonzero(tr.state == FL.ST_SC_LATCH)[0]
+    latched = np.nonzero(tr.state == FL.INV_SC_LATCH)[0]
     assert len(latched) and tr.t[latched[0]] - 0.2 <= 0.1          # latched within 100 ms
     tr = sim.run(0.6)                                               # fault gone at 0.4 s, retry after 0.3 s
-    assert sim.ctl.state == FL.ST_RUN
+    assert sim.ctl.state == FL.INV_RUN
     assert abs(A.rms(A.window(tr.vc[:, 0], tr.fs, 50.0, 2)) - 230.0) < 5.0
 
 
@@ -115,7 +115,7 @@ def test_motor_start_rides_through():
     m = LD.Motor(1000.0, 120.0, 60.0, inrush=6.0).at(0, 0.2)
     sim.add(m)
     tr = sim.run(0.7)
-    assert sim.ctl.state == FL.ST_RUN
+    assert sim.ctl.state == FL.INV_RUN
     early = (tr.t > 0.2) & (tr.t < 0.3)
     io = tr.io[early, 0]
     assert np.max(np.abs(io)) > 2.0 * math.sqrt(2) * sim.i_rated * 0.9     # real inrush, at the surge limit
@@ -129,7 +129,7 @@ def test_overload_above_200_pct_trips_within_100_ms():
     sim.add(LD.Resistive(3600.0 * 2.6, 230.0))
     tr = sim.run(0.3)
     full = np.nonzero(np.abs(tr.io[:, 0]) > 2.0 * math.sqrt(2) * sim.i_rated)[0]
-    trip = np.nonzero(tr.state == FL.ST_TRIP)[0]
+    trip = np.nonzero(tr.state == FL.INV_TRIP)[0]
     assert len(full) and len(trip)
     assert tr.t[trip[0]] - tr.t[full[0]] <= 0.1
 
@@ -140,11 +140,11 @@ def test_heavy_overload_folds_back_then_trips_on_the_ladder():
     sim = S.InverterSim("230_50", averaged=True, ramp_ms=10)
     sim.add(LD.Resistive(3600.0 * 5, 230.0))
     sim.run(1.0)
-    assert sim.ctl.state == FL.ST_RUN
+    assert sim.ctl.state == FL.INV_RUN
     assert 1.1 < sim.ctl.i_rms[0] / sim.i_rated <= 2.0
     assert sim.ctl.v_rms[0] < 0.5 * 230.0                    # folded back
     sim.run(4.5)
-    assert sim.ctl.state == FL.ST_TRIP
+    assert sim.ctl.state == FL.INV_TRIP
 
 
 def test_split_phase_unbalanced_panel():
@@ -164,7 +164,7 @@ def test_mode2_charger_ramp_and_smps():
     ev = LD.Mode2Charger(13.0, 230.0, t_relay=0.1, t_ramp=0.3).at(0, 0.1)
     sim.add(ev)
     tr = sim.run(0.7)
-    assert sim.ctl.state == FL.ST_RUN
+    assert sim.ctl.state == FL.INV_RUN
     late = A.window(tr.io[:, 0], tr.fs, 50.0, 5)
     assert A.rms(late) > 13.0                       # the car draws its set current (+ the SMPS)
     v = A.rms(A.window(tr.vc[:, 0], tr.fs, 50.0, 5))

@@ -4,7 +4,7 @@ model: switching level and averaged, both around the real fast control law."""
 import pytest
 
 from firmware.charging import table as T
-from hil.bench import Bench
+from hil.rigs.discharge import DischargeRig as Bench
 from hil.vehicles.chademo_car import ChademoCar
 from inverter.controller import supervisory as SV
 from inverter.plant.stage import PowerStageModel

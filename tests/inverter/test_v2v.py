@@ -35,7 +35,7 @@ def test_outlet_offer_drives_the_second_cars_charger():
         i = A.rms(A.window(tr.io[:, 0], tr.fs, 50.0, 5))
         v = A.rms(A.window(tr.vc[:, 0], tr.fs, 50.0, 5))
         seen.append((soc, temp, on, duty, state_f, i, v))
-        assert sim.ctl.state == FL.ST_RUN
+        assert sim.ctl.state == FL.INV_RUN
         assert abs(v - 230.0) < 2.3
         assert i <= sv.budget_w / 230.0 + 0.2                # never more than the budget delivers
         assert i == pytest.approx(obc.i_set, abs=0.3)
