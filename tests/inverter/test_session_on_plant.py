@@ -42,6 +42,9 @@ def test_chademo_discharge_session_runs_on_the_inverter_plant(averaged):
     assert inv.e_ac_wh == pytest.approx(b.ac_energy_wh, rel=0.03)
     assert inv.e_car_wh > inv.e_ac_wh > 0
     assert st.sim.ctl.ramp_s == SV.SOFT_START_MS / 1000.0       # soft start as the main controller set it
+    pl = b.plant                                                # the PowerPlant contract's energy counters
+    assert pl.e_batt_wh > pl.e_inlet_wh > pl.e_dc_wh > pl.e_ac_wh > 0
+    assert 0.03 < pl.losses_wh() / pl.e_batt_wh < 0.12
     b.stop()
     assert b.run_until(lambda b: b.state == T.READY_TO_UNPLUG, 15000), b.state_names()
     assert b.state_names() == WANT
