@@ -208,6 +208,7 @@ class InverterControl:
             if self.derate <= 0.0:
                 self.state = INV_TRIP
             return self._off()
+        self.gates = True               # (again) after a dip of the link below V_BUS_MIN
         w = _TWO_PI * self.f_hz
         self.theta += w * self.ts
         wrapped = False

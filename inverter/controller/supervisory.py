@@ -92,6 +92,12 @@ def v2v_permit(bond_closed, rcd_tested, rcd_ok):
     return True, ""
 
 
+def _clamp(x, hi):
+    if x < 0.0:
+        return 0.0
+    return hi if x > hi else x
+
+
 class Supervisory:
     def __init__(self, profile=PROFILE_230_50, max_power_w=3600, soc_floor_pct=20, cable_a=0):
         self.profile = PROFILE_230_50
@@ -180,6 +186,8 @@ class Supervisory:
             p = self.car_max_p * DCDC_EFF_EST
         if not self._fresh(self.t_dcdc, now) or self.v_in <= 0:
             return 0.0, "no fresh inlet measurement"
+        if self.car_max_i <= 0:
+            return 0.0, "car discharge current limit unknown"
         p_car = self.car_max_i * self.v_in * DCDC_EFF_EST
         if p_car < p:
             p = p_car
@@ -219,18 +227,19 @@ class Supervisory:
         self.v_set = v_nom + self.trim if on else 0.0
         self.i_ac_limit = p / v_nom
         inv = self.inv
-        inv["AcVoltageSetpoint"] = self.v_set
+        inv["AcVoltageSetpoint"] = _clamp(self.v_set, 264.0)
         inv["AcFrequencySetpoint"] = PROFILE_HZ[self.profile]
         inv["AcCurrentLimit"] = self.i_ac_limit if self.i_ac_limit < 63.0 else 63.0
         inv["SoftStartRamp"] = SOFT_START_MS
         dc = self.dcdc
         p_in = p / DCDC_EFF_EST
-        dc["PowerLimit"] = p_in
+        dc["PowerLimit"] = _clamp(p_in, 15000.0)             # power_stage.dbc ranges
         i_in = p_in / self.v_in if self.v_in > 0 else 0.0
         if i_in > self.car_max_i:
             i_in = self.car_max_i
-        dc["InletCurrentLimit"] = i_in
-        dc["InletVoltageMin"] = self.car_min_v + INLET_V_MARGIN if self.car_min_v > 0 else 0.0
+        dc["InletCurrentLimit"] = _clamp(i_in, 300.0)
+        # a minimum the frame cannot carry stops the draw (the inlet never gets there)
+        dc["InletVoltageMin"] = _clamp(self.car_min_v + INLET_V_MARGIN if self.car_min_v > 0 else 0.0, 1000.0)
         dc["DcLinkVoltageSetpoint"] = 420.0
         # energy
         if dt > 0:

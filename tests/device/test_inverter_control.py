@@ -183,3 +183,15 @@ def test_reference_frequency():
     if ph > math.pi:
         ph -= 2 * math.pi
     assert abs(ph) < 1e-3
+
+
+def test_switches_again_after_a_link_dip():
+    """Found by tests/inverter/test_fuzz.py: a dip below V_BUS_MIN used to
+    leave the gates off for good."""
+    ctl = FL.InverterControl(ramp_ms=0)
+    ctl.enable(True)
+    ctl.step([0.0], [0.0], [0.0], 10.0, False)
+    assert not ctl.gates
+    for _ in range(5):
+        ctl.step(list(ctl.vref), [0.0], [0.0], 400.0, False)
+    assert ctl.gates and ctl.duty[0] != 0.0
