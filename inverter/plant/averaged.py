@@ -86,6 +86,10 @@ class PlantInputs:
         self.ac_v_set = AC_V_RMS     # inverter setpoint, V rms
         self.ac_hz_set = 50.0        # inverter setpoint, Hz
         self.lock = False
+        # further inverter setpoints (PsInverterSetpoint), for plants that follow them
+        # (inverter/plant/stage.py SwitchingPlant); 0 / None = the profile's own
+        self.ac_i_limit = 0.0
+        self.soft_start_ms = None
 
 
 class Battery:
@@ -120,6 +124,7 @@ class AveragedPlant:
         self.i = 0.0
         self.v_ac = 0.0
         self.f_ac = 0.0
+        self.ac_v_set = AC_V_RMS
         self.p_ac = 0.0
         self.temp = 25.0
         self.kp = self.kn = False
@@ -146,6 +151,11 @@ class AveragedPlant:
 
     def losses_wh(self):
         return self.e_batt_wh - self.e_ac_wh
+
+    def inverter_status(self, ac_on):
+        """(AcVoltageRms, AcCurrentRms, AcFrequency, AcActivePower) as the power stage reports them."""
+        v = self.ac_v_set if self.ac_v_set > 0 else AC_V_RMS
+        return (v if ac_on else 0.0, min(abs(self.p_ac) / v, 100), self.f_ac if ac_on else 0.0, self.p_ac)
 
     def _contactors(self, now, u):
         for n, want in ((0, bool(u.k_pos)), (1, bool(u.k_neg))):
@@ -235,6 +245,7 @@ class AveragedPlant:
         else:
             self.v_ac, self.p_ac = self.backfeed_v, 0.0
         self.f_ac = u.ac_hz_set if ready else 0.0
+        self.ac_v_set = u.ac_v_set   # the setpoint the status reports
         # IMD, temperature
         self.iso_ohm = ISO_BAD_OHM if self.iso_bad else ISO_GOOD_OHM
         if self.heating:
