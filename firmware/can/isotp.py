@@ -304,12 +304,14 @@ class IsoTp:
         self._tx_deadline = now + N_BS_MS
         return True
 
-    def to_send(self, now):
-        """Frames due now (FCs first, then CFs the peer allowed)."""
+    def to_send(self, now, limit=255):
+        """Frames due now (FCs first, then CFs the peer allowed), at most
+        `limit` CFs per call (the board has 3 TX mailboxes: the owner asks
+        again when they have drained)."""
         out = self._out
         self._out = []
         tx = self._tx
-        while tx is not None and not self._tx_wait_fc and now >= self._tx_next:
+        while tx is not None and not self._tx_wait_fc and now >= self._tx_next and len(out) < limit:
             k = self.frame_len - 1
             left = len(tx) - self._tx_pos
             if k > left:

@@ -21,7 +21,8 @@ from firmware.diag.link import REQ_ID, RSP_ID, DiagLink
 from firmware.safety import dtc as D
 from firmware.session import table as T
 
-SELFTEST_DELAY_MS = const(2000)       # the application runs this long before it may confirm
+SELFTEST_DELAY_MS = const(2000)
+_TX_BATCH = const(8)       # the application runs this long before it may confirm
 _IDLE_STATES = (T.IDLE, T.PLUGGED, T.READY_TO_UNPLUG, T.FAULT, T.LOCKOUT)
 # modules a payload must carry to be an application image of this box
 REQUIRED_MODULES = ("firmware/main.mpy", "firmware/app/box.mpy", "firmware/diag/uds.mpy",
@@ -194,18 +195,33 @@ class Diag:
         self.link = DiagLink(self.target, now, fd=cfg.fd)
         self.port = app.hal.can["service"]
         self._selftest_at = now + SELFTEST_DELAY_MS
-        self.tx_dropped = 0
+        self.tx_deferred = 0
+        self._hold = []
 
     def on_frame(self, fid, data, now):
+        """RX handler of REQ_ID: flow control and responses go out in the same pass."""
         self.link.on_frame(data, now)
+        self._flush(now)
 
     def poll(self, now):
         if self._selftest_at is not None and now >= self._selftest_at:
             self._selftest_at = None
             self.target.boot_selftest(now)
-        for f in self.link.poll(now):
-            if not self.port.send(RSP_ID, f):
-                self.tx_dropped += 1
+        self._flush(now)
+
+    def _flush(self, now):
+        """Frames go out until the port refuses one; that one is kept for the next pass."""
+        port = self.port
+        while True:
+            if not self._hold:
+                self._hold = self.link.poll(now, _TX_BATCH)
+                if not self._hold:
+                    return
+            while self._hold:
+                if not port.send(RSP_ID, self._hold[0]):
+                    self.tx_deferred += 1
+                    return
+                self._hold.pop(0)
 
 
 __all__ = ("Diag", "DiagConfig", "BoxTarget", "REQ_ID")

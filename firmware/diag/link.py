@@ -31,14 +31,14 @@ class DiagLink:
                 self._queue.append(rsp)
             msg = self.tp.recv()
 
-    def poll(self, now):
+    def poll(self, now, limit=255):
         tp = self.tp
         tp.handle_timer(now)
         for r in self.server.poll(now):
             self._queue.append(r)
         while self._queue and not tp.busy():
             tp.send(self._queue.pop(0), now)
-        return tp.to_send(now)
+        return tp.to_send(now, limit)
 
     def next_timer(self):
         t = self.tp.next_timer()

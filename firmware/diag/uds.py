@@ -667,7 +667,10 @@ NONE_SLOT = const(0xFF)
 def freeze_bytes(ff):
     """Freeze frame (DtcStore.freeze_frame tuple) as DID 0xDF00: ts u32 ms,
     state u8, v_inlet u16 0.1 V, v_link u16 0.1 V, i_dc i16 0.1 A, temp i8 degC,
-    soc u8 (0xFF unknown), fault mask u32 -- 19 bytes, big-endian."""
+    soc u8 (0xFF unknown), fault mask u32 -- FREEZE_SIZE (17) bytes, big-endian."""
     ts, state, vin, vlink, i, t, soc, faults = ff
     return struct.pack(">IBHHhbBI", ts & 0xFFFFFFFF, state & 0xFF, int(vin * 10 + 0.5), int(vlink * 10 + 0.5),
                        int(i * 10 + (0.5 if i >= 0 else -0.5)), t, 0xFF if soc < 0 else soc, faults)
+
+
+FREEZE_SIZE = const(17)
