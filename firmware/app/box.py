@@ -24,7 +24,7 @@ _WDT_FEED_MS = const(100)    # well inside the 500 ms hardware window (pins.WDT_
 _CAN_POLL_MS = const(5)      # service CAN: RX drain + cyclic TX (shortest cycle is 100 ms)
 _PS_POLL_MS = const(5)       # internal CAN: status frames every 10 ms
 _LOAD_WINDOW_MS = const(1000)
-_DIAG_POLL_MS = const(5)     # UDS jobs and timers; frames are answered from the RX handler at once
+_DIAG_POLL_MS = const(1)     # UDS: jobs, timers, and the service port drained during downloads
 
 
 class BoxApp:

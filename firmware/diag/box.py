@@ -176,10 +176,11 @@ class BoxTarget(uds.Target):
 
     def boot_selftest(self, now):
         """Run once SELFTEST_DELAY_MS after boot: a trial image that passes is confirmed."""
-        r = (False, 0xFE)
-        for r in self.self_test():
-            pass
-        ok, code = r
+        r = None
+        for x in self.self_test():
+            if x is not None:
+                r = x
+        ok, code = r if r is not None else (False, 0xFE)
         self.selftest_code = code
         s = self.slots
         if ok and s is not None and s.state.trial != uds.NONE_SLOT and s.running == s.state.trial:
@@ -191,6 +192,7 @@ class Diag:
     """The diagnostic task of the box: frames on REQ_ID in, RSP_ID out."""
 
     def __init__(self, app, cfg, now):
+        self.app = app
         self.target = BoxTarget(app, cfg)
         self.link = DiagLink(self.target, now, fd=cfg.fd)
         self.port = app.hal.can["service"]
@@ -204,9 +206,16 @@ class Diag:
         self._flush(now)
 
     def poll(self, now):
+        """Every DIAG_POLL_MS. While a tester holds a non-default session (a
+        download in progress) it also drains the service port, so flow control
+        and responses leave within one main-loop millisecond instead of the
+        service CAN's 5 ms cycle (CanNode.poll only sends cyclic frames when due)."""
         if self._selftest_at is not None and now >= self._selftest_at:
             self._selftest_at = None
             self.target.boot_selftest(now)
+        link = self.link
+        if link.server.session != uds.DEFAULT or link.tp.receiving():
+            self.app.service.poll(now)
         self._flush(now)
 
     def _flush(self, now):

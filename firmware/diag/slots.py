@@ -201,7 +201,7 @@ class Slots:
 
     def check_header(self, slot):
         res, h = self.header(slot)
-        if res != I.OK:
+        if res != I.OK or h is None:
             return res, h
         if h.board != self.board:
             return I.E_BOARD, h
@@ -229,7 +229,7 @@ class Slots:
     def verify_slot(self, slot, counter=None):
         """Full check of a slot; returns (result, header)."""
         res, h = self.check_header(slot)
-        if res != I.OK:
+        if res != I.OK or h is None:
             return res, h
         sha = None
         for sha in self.hash_steps(slot, h):

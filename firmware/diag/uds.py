@@ -348,7 +348,7 @@ class UdsServer:
                 if rec not in (0x01, 0xFF):
                     return _neg(0x19, NRC_ROOR)
                 ff = store.freeze_frame(dtc) if store is not None else None
-                if ff is not None and store.occurrences(dtc):
+                if ff is not None and store is not None and store.occurrences(dtc):
                     out += bytes((0x01, 0x01)) + struct.pack(">H", DID_FREEZE) + freeze_bytes(ff)
                 return bytes(out)
             if rec not in (0x01, 0x02, 0xFF):
@@ -541,11 +541,13 @@ class UdsServer:
     _dl_done = None
 
     def _selftest_job(self):
-        r = (False, 0xFE)
-        for r in self.t.self_test():
-            if r is None:
+        r = None
+        for x in self.t.self_test():
+            if x is None:
                 yield None
-        ok, code = r
+            else:
+                r = x
+        ok, code = r if r is not None else (False, 0xFE)
         self._selftest_result = 0 if ok else (code or 1)
         yield bytes((0x71, 0x01, RID_SELFTEST >> 8, RID_SELFTEST & 0xFF, self._selftest_result))
 
@@ -563,23 +565,25 @@ class UdsServer:
     def _check_job(self, slot):
         s = self.t.slots
         res, h = s.check_header(slot)
-        if res == I.OK and self._dl_done != h.total():
-            res = I.E_INCOMPLETE
-        if res == I.OK:
-            sha = None
-            for sha in s.hash_steps(slot, h):
+        if h is not None and res == I.OK:
+            if self._dl_done != h.total():
+                res = I.E_INCOMPLETE
+            if res == I.OK:
+                sha = None
+                for sha in s.hash_steps(slot, h):
+                    yield None
+                if sha is None or sha.digest() != h.sha256:
+                    res = I.E_HASH
+            if res == I.OK:
                 yield None
-            if sha is None or sha.digest() != h.sha256:
-                res = I.E_HASH
-        if res == I.OK:
-            yield None
-            if not s.check_signature(slot, h):
-                res = I.E_SIGNATURE
-        if res == I.OK and h.counter < s.state.counter:
-            res = I.E_DOWNGRADE
-        if res == I.OK:
-            if not self.t.payload_ok(slot, h):
+                if not s.check_signature(slot, h):
+                    res = I.E_SIGNATURE
+            if res == I.OK and h.counter < s.state.counter:
+                res = I.E_DOWNGRADE
+            if res == I.OK and not self.t.payload_ok(slot, h):
                 res = I.E_PAYLOAD
+        elif res == I.OK:
+            res = I.E_MAGIC
         s.mark_trial(slot, res)
         self.check_result = res
         if res == I.OK:
