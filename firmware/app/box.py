@@ -64,6 +64,19 @@ class BoxApp:
             self.sched.every(_WDT_FEED_MS, self._feed_wdt, "wdt")
         if self.diag_cfg is not None:
             from firmware.diag.box import REQ_ID, Diag
+            cfg = self.diag_cfg
+            if cfg.version is None:
+                from firmware.app import version as V
+                cfg.version = (V.MAJOR << 24) | (V.MINOR << 16)
+            if self.power is None and cfg.config is None:
+                # the skeleton has no SafetyApp: UDS still reads/writes the same partitions
+                from firmware.app import safety_app as sa
+                from firmware.safety.config import Config
+                from firmware.safety.dtc import DtcStore
+                cfg.config = Config(hal.flash, sa.CONFIG_SECTOR, sa.CONFIG_SECTORS)
+                cfg.config.load()
+                cfg.dtc = DtcStore(hal.flash, sa.DTC_SECTOR, sa.DTC_SECTORS)
+                cfg.dtc.mount()
             self.diag = d = Diag(self, self.diag_cfg, hal.clock.now_ms())
             self.service.on_raw(REQ_ID, d.on_frame)
             self.sched.every(_DIAG_POLL_MS, d.poll, "diag")

@@ -19,7 +19,7 @@ from firmware.diag import image as I
 from firmware.diag import uds
 from firmware.diag.link import REQ_ID, RSP_ID, DiagLink
 from firmware.safety import dtc as D
-from firmware.session import table as T
+from firmware.charging import table as T
 
 SELFTEST_DELAY_MS = const(2000)
 _TX_BATCH = const(8)       # the application runs this long before it may confirm
@@ -37,6 +37,8 @@ SELFTEST_LOCKOUT = const(4)
 
 class DiagConfig:
     def __init__(self, serial, device_key, slots=None, version=None, random=None, fd=False):
+        self.config = None      # set by the app when no SafetyApp owns them
+        self.dtc = None
         self.serial = serial
         self.device_key = device_key
         self.slots = slots
@@ -57,22 +59,14 @@ class BoxTarget(uds.Target):
         self.device_key = cfg.device_key
         self.slots = cfg.slots
         self._random = cfg.random or _default_random
-        if cfg.version is not None:
-            self.version = cfg.version
-        else:
-            from firmware.app import version as V
-            self.version = I.version_int(V.MAJOR, V.MINOR, 0)
+        self.version = cfg.version or 0
         p = app.power
         if p is not None:
             self.dtc = p.safety.dtc
             self.config = p.safety.config
         else:
-            from firmware.safety import app as sa
-            from firmware.safety.config import Config
-            self.config = Config(app.hal.flash, sa.CONFIG_SECTOR, sa.CONFIG_SECTORS)
-            self.config.load()
-            self.dtc = D.DtcStore(app.hal.flash, sa.DTC_SECTOR, sa.DTC_SECTORS)
-            self.dtc.mount()
+            self.dtc = cfg.dtc           # the skeleton mounts them itself (firmware/app/box.py)
+            self.config = cfg.config
         self.supported_dtcs = tuple(D.FAULT_DTC) + (D.DTC_EMERGENCY_OPEN, D.DTC_SESSION_FAIL)
         self._saved_tx = None
         self.dtc_enabled = True

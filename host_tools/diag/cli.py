@@ -5,7 +5,6 @@ import hashlib
 import json
 import os
 import struct
-import sys
 import time
 
 from rich.console import Console
@@ -383,7 +382,7 @@ def _flash(sess, args, img, h):
 
 # ---------------------------------------------------------------- dtc / did / config / info
 def _freeze(data):
-    from firmware.session import table as T
+    from firmware.charging import table as T
     ts, state, vin, vlink, i, t, soc, faults = struct.unpack(">IBHHhbBI", data)
     return {"time_ms": ts, "state": T.STATE_NAMES[state] if state < len(T.STATE_NAMES) else state,
             "v_inlet": vin / 10, "v_link": vlink / 10, "i_dc": i / 10, "temp_c": t,
@@ -540,7 +539,7 @@ def run_config(args):
 
 def run_info(args):
     def go(sess, s):
-        from firmware.session import table as T
+        from firmware.charging import table as T
         serial, board, version, st = _ident(sess)
         v = _read(sess, U.DID_SESSION, U.DID_LIVE)
         live = v[U.DID_LIVE]
@@ -563,12 +562,3 @@ def run_info(args):
         out.print(tab)
         return EXIT_OK
     return _with_session(args, go)
-
-
-def main(argv=None):   # pragma: no cover - the package entry point is host_tools.cli
-    from host_tools import cli
-    return cli.main(argv)
-
-
-if __name__ == "__main__":   # pragma: no cover
-    sys.exit(main())

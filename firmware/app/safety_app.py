@@ -13,8 +13,8 @@ from firmware.safety import faults as fl
 from firmware.safety.config import Config
 from firmware.safety.io import SafetyIo
 from firmware.safety.supervisor import Meas, Supervisor
-from firmware.session import table as T
-from firmware.session.engine import Session
+from firmware.charging import table as T
+from firmware.charging.engine import Session
 
 # Flash partition of the safety side (team, 4 KiB sectors): config in 0-1,
 # DTC journal in 2-5. The lead's partition map is authoritative if it moves.
@@ -28,7 +28,7 @@ RESET_WATCHDOG = const(1)
 
 
 class SafetyApp:
-    def __init__(self, hal, reset_cause=RESET_POWER_ON):
+    def __init__(self, hal, reset_cause=RESET_POWER_ON, port=None):
         self.hal = hal
         now = hal.clock.now_ms()
         self.m = Meas()
@@ -36,7 +36,7 @@ class SafetyApp:
         self.config.load()
         c = self.config
         self.sup = Supervisor(c.soc_floor_pct, c.max_power_w, c.mode)
-        self.session = Session(now)
+        self.session = Session(now, port=port)
         self.io = SafetyIo(hal, self.sup)
         self.dtc = D.DtcStore(hal.flash, DTC_SECTOR, DTC_SECTORS)
         self.dtc.mount()
