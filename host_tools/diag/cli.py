@@ -174,9 +174,15 @@ def _unlock(sess, args, serial):
         dk = K.device_key(K.load_master(d), serial)
     except K.KeyError_ as e:
         _fail(EXIT_USAGE, str(e))
+    sess.client.config["security_algo_params"] = dk
     try:
-        sess.client.config["security_algo_params"] = dk
-        sess.client.unlock_security_access(1)
+        try:
+            sess.client.unlock_security_access(1)
+        except UE.NegativeResponseException as e:
+            if e.response.code != U.NRC_RTDNE:
+                raise
+            time.sleep(U.BOOT_DELAY_MS / 1000 + 0.2)      # a box that just reset refuses seeds for a second
+            sess.client.unlock_security_access(1)
     except UE.NegativeResponseException as e:
         if e.response.code in (U.NRC_IK, U.NRC_ENOA):
             _fail(EXIT_SECURITY, "wrong security key: the box rejected the key derived from %s%s" % (
