@@ -137,11 +137,26 @@ def test_flash_boot_then_downgrade_and_bad_images_are_refused(sim, images):
     assert r.returncode == 0 and "0.3.0 from slot B (confirmed)" in r.stdout, r.stderr
 
 
-def test_wrong_security_key_is_refused(sim, images):
+def test_wrong_security_key_is_refused_config_and_dids(sim, images):
     sim()
-    r = cli(sim.channel, "flash", images["v020"], "--keys", images["otherkeys"], tmp=sim.tmp)
+    ch = sim.channel
+    r = cli(ch, "flash", images["v020"], "--keys", images["otherkeys"], tmp=sim.tmp)
     assert r.returncode == D.EXIT_SECURITY and "wrong security key" in r.stderr, r.stderr
-    assert _version(sim.channel)[0] == "0.1.0"
+    assert _version(ch)[0] == "0.1.0"
+    r = cli(ch, "config", "set", "soc_floor_pct", "25", "--keys", images["otherkeys"])
+    assert r.returncode == D.EXIT_SECURITY
+    r = cli(ch, "config", "set", "soc_floor_pct", "25")
+    assert r.returncode == 0, r.stderr
+    r = cli(ch, "config", "get", "soc_floor_pct")
+    assert r.stdout.strip() == "soc_floor_pct = 25"
+    r = cli(ch, "config", "set", "soc_floor_pct", "5")               # outside 10..90 %
+    assert r.returncode == D.EXIT_REFUSED and "refused soc_floor_pct = 5" in r.stderr, r.stderr
+    r = cli(ch, "config", "set", "profile", "230V/50Hz")
+    assert r.returncode == 0, r.stderr
+    r = cli(ch, "did", "read", "F189", "F18C")
+    assert r.returncode == 0 and "'0.1.0'" in r.stdout and "'V2X-SIM-0001'" in r.stdout
+    r = cli(ch, "did", "read", "1234")
+    assert r.returncode == D.EXIT_REFUSED and "RequestOutOfRange" in r.stderr
 
 
 def _start_flash(ch, image, tmp):
@@ -220,3 +235,6 @@ def test_busy_discharging_then_dtcs_with_freeze_frames(sim, images):
     assert int(ff["faults"], 16) & 1
     r = cli(ch, "dtc", "read")
     assert "P1A00-00" in r.stdout and "Vin=" in r.stdout
+    r = cli(ch, "dtc", "clear")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(cli(ch, "dtc", "read", "--json").stdout) == []
