@@ -292,7 +292,7 @@ def make_image(size, seed=b"bench"):
                     blob += fh.read()
     if not blob:
         blob = os.urandom(65536)
-    need = size - I.HEADER_SIZE - I.SIG_SIZE - 32
+    need = size - I.HEADER_SIZE - I.SIGNATURE_SIZE - 32
     body = (blob * (need // len(blob) + 1))[:need]
     payload = I.pack_payload([("firmware/bench.mpy", body[:need - 32])])
     v = I.version_int(0, 9, 0)

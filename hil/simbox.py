@@ -77,17 +77,33 @@ class SimBox:
             self.image_flash = SimFlash(IMAGE_FLASH_SIZE, IMAGE_SECTOR)
         self.diag_cfg = None
         self.resets = 0
+        self._after_supplying = []
         if diag:
             self.diag_cfg, self.slots = make_diag(self.image_flash, keys_dir)
         if scenario == "discharge":
+            from firmware.charging import table as T
             from hil.rigs.discharge import DischargeRig
             from hil.scenarios.discharge import DischargeScenario
             self.bench = DischargeRig(clock=self.clock, hal=self.hal, collect_service=False)
             self.bench.script = DischargeScenario(supply_ms=supply_ms)
             self.app = self.bench.app
             self.app.diag_cfg = self.diag_cfg      # read by BoxApp.boot()
-            for name, t_ms in faults:
-                self.bench.at(t_ms, lambda b, n=name: getattr(b, n)())
+            for f in faults:
+                name, t_ms, rel = (f + (False,))[:3]
+                if rel:
+                    self._after_supplying.append((name, t_ms))
+                else:
+                    self.bench.at(t_ms, lambda b, n=name: getattr(b, n)())
+            if self._after_supplying:
+                scenario_script = self.bench.script
+
+                def script(b, run=scenario_script):
+                    run(b)
+                    if self._after_supplying and b.state == T.SUPPLYING:
+                        for n, dt in self._after_supplying:
+                            b.at(b.now + dt, lambda bb, n=n: getattr(bb, n)())
+                        self._after_supplying = []
+                self.bench.script = script
         elif scenario is None:
             self.app = BoxApp(self.hal, diag=self.diag_cfg)
         else:

@@ -20,7 +20,8 @@ def add_parser(sub):
     p.add_argument("--supply-ms", type=int, default=8000,
                    help="with --scenario discharge: how long the session supplies the load (default 8000)")
     p.add_argument("--fault", action="append", default=[], metavar="NAME@MS",
-                   help="with --scenario: inject a bench fault (estop, silence_car, stall_firmware) at MS")
+                   help="with --scenario: inject a bench fault (estop, silence_car, stall_firmware) at MS of "
+                        "firmware time, or at +MS after the session first reaches Supplying")
     p.add_argument("--start-bus", action="store_true",
                    help="also start the bench bus server (on the --channel port)")
     p.set_defaults(func=run_sim)
@@ -57,13 +58,15 @@ def run_sim(args):
     faults = []
     for f in getattr(args, "fault", None) or []:
         name, _, t = f.partition("@")
+        rel = t.startswith("+")
+        t = t[1:] if rel else t
         if name not in ("estop", "silence_car", "stall_firmware") or not t.isdigit():
-            print("sim: --fault must be estop|silence_car|stall_firmware@MS, got %r" % f, file=sys.stderr)
+            print("sim: --fault must be estop|silence_car|stall_firmware@[+]MS, got %r" % f, file=sys.stderr)
             bus.shutdown()
             if server:
                 server.terminate()
             return 2
-        faults.append((name, int(t)))
+        faults.append((name, int(t), rel))
     image_flash = None
     if getattr(args, "flash_file", None):
         from hil.simbox import IMAGE_FLASH_SIZE, IMAGE_SECTOR, FileFlash

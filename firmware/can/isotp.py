@@ -43,10 +43,10 @@ length with 0xCC (0x00/0xFF fill costs ~13 % more stuff bits, reference s1).
 """
 from micropython import const
 
-N_PCI_SF = const(0)
-N_PCI_FF = const(1)
-N_PCI_CF = const(2)
-N_PCI_FC = const(3)
+PCI_SF = const(0)
+PCI_FF = const(1)
+PCI_CF = const(2)
+PCI_FC = const(3)
 
 FC_CTS = const(0)
 FC_WAIT = const(1)
@@ -62,9 +62,9 @@ N_CR_MS = const(1000)
 MAX_WFT = const(8)               # FC WAIT frames accepted in a row
 
 # results of receive() for the owner's diagnostics
-R_OK = const(0)
-R_IGNORED = const(1)
-R_ERROR = const(2)
+RECV_OK = const(0)
+RECV_IGNORED = const(1)
+RECV_ERROR = const(2)
 
 _FD_LENGTHS = (8, 12, 16, 20, 24, 32, 48, 64)
 
@@ -138,7 +138,7 @@ class IsoTp:
     def _err(self, why):
         self.errors += 1
         self.last_error = why
-        return R_ERROR
+        return RECV_ERROR
 
     def _fc(self, status, bs=0, st=0):
         f = bytearray(8 if self.pad is not None else 3)
@@ -153,13 +153,13 @@ class IsoTp:
     def receive(self, data, now):
         n = len(data)
         if n == 0:
-            return R_IGNORED
+            return RECV_IGNORED
         if n > 8 and not self.fd:
             return self._err("CAN FD frame on a classic channel")
         pci = data[0] >> 4
-        if pci == N_PCI_FC:
+        if pci == PCI_FC:
             return self._on_fc(data, now)
-        if pci == N_PCI_SF:
+        if pci == PCI_SF:
             ln = data[0] & 0x0F
             off = 1
             if ln == 0:
@@ -176,8 +176,8 @@ class IsoTp:
             if self._rx_buf is not None:
                 self._rx_buf = None   # a new message aborts a reception in progress (s9.8.3)
             self._done.append(bytes(data[off:off + ln]))
-            return R_OK
-        if pci == N_PCI_FF:
+            return RECV_OK
+        if pci == PCI_FF:
             if n < 8:
                 return self._err("FF shorter than 8 bytes")
             ln = ((data[0] & 0x0F) << 8) | data[1]
@@ -206,10 +206,10 @@ class IsoTp:
             self._rx_bs_left = self.block_size
             self._fc(FC_CTS, self.block_size, self.stmin)
             self._rx_deadline = now + N_CR_MS
-            return R_OK
-        if pci == N_PCI_CF:
+            return RECV_OK
+        if pci == PCI_CF:
             if self._rx_buf is None:
-                return R_IGNORED          # unexpected CF: ignored (s9.8.3)
+                return RECV_IGNORED          # unexpected CF: ignored (s9.8.3)
             sn = data[0] & 0x0F
             if sn != self._rx_sn:
                 self._rx_buf = None
@@ -230,19 +230,19 @@ class IsoTp:
                 self._done.append(bytes(self._rx_buf))
                 self._rx_buf = None
                 self._rx_deadline = None
-                return R_OK
+                return RECV_OK
             if self.block_size:
                 self._rx_bs_left -= 1
                 if self._rx_bs_left == 0:
                     self._rx_bs_left = self.block_size
                     self._fc(FC_CTS, self.block_size, self.stmin)
             self._rx_deadline = now + N_CR_MS
-            return R_OK
-        return R_IGNORED
+            return RECV_OK
+        return RECV_IGNORED
 
     def _on_fc(self, data, now):
         if self._tx is None or not self._tx_wait_fc:
-            return R_IGNORED
+            return RECV_IGNORED
         if len(data) < 3:
             return self._err("short FC")
         fs = data[0] & 0x0F
@@ -254,14 +254,14 @@ class IsoTp:
             self._tx_st = stmin_ms(data[2])
             self._tx_next = now
             self._tx_deadline = None
-            return R_OK
+            return RECV_OK
         if fs == FC_WAIT:
             self._wft += 1
             if self._wft > MAX_WFT:
                 self._tx = None
                 return self._err("too many FC WAIT")
             self._tx_deadline = now + N_BS_MS
-            return R_OK
+            return RECV_OK
         self._tx = None
         self._tx_deadline = None
         if fs == FC_OVFLW:

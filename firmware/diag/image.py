@@ -28,7 +28,7 @@ MAGIC = b"V2XI"
 PACK_MAGIC = b"VXPK"
 FORMAT_VERSION = const(1)
 HEADER_SIZE = const(128)
-SIG_SIZE = const(64)
+SIGNATURE_SIZE = const(64)
 BOARD = "V2XBOX-MC1"          # the main controller board this firmware targets
 _FMT = "<4sHHIIII16s32s"       # 72 bytes, rest reserved
 
@@ -67,7 +67,7 @@ class Header:
         self.raw = b""
 
     def total(self):
-        return HEADER_SIZE + self.size + SIG_SIZE
+        return HEADER_SIZE + self.size + SIGNATURE_SIZE
 
 
 def pack_header(version, counter, payload_size, board, sha, flags=0):

@@ -223,7 +223,7 @@ class Slots:
         yield sha
 
     def check_signature(self, slot, h):
-        sig = self.read(slot, I.HEADER_SIZE + h.size, I.SIG_SIZE)
+        sig = self.read(slot, I.HEADER_SIZE + h.size, I.SIGNATURE_SIZE)
         return ed25519_verify(self.pubkey, h.raw, sig)
 
     def verify_slot(self, slot, counter=None):

@@ -239,7 +239,7 @@ def run_build(args):
     with open(args.out, "wb") as f:
         f.write(img)
     out.print("build-image: %s: %d modules, %d bytes, version %s, board %s, sha256 %s" % (
-        args.out, len(mods), len(img), args.version, args.board, hashlib.sha256(img[I.HEADER_SIZE:-I.SIG_SIZE])
+        args.out, len(mods), len(img), args.version, args.board, hashlib.sha256(img[I.HEADER_SIZE:-I.SIGNATURE_SIZE])
         .hexdigest()[:16]))
     return EXIT_OK
 

@@ -113,7 +113,7 @@ def test_slots_write_check_trial_confirm_and_revert():
     s = Slots(fl, 2, pubkey=PUB2)
     assert s.select() == (NONE, None)
     payload = I.pack_payload([("firmware/main.mpy", b"M" * 100)])
-    img = _image(I.version_int(0, 2, 0), payload) + b"\x00" * I.SIG_SIZE    # unsigned: must not boot
+    img = _image(I.version_int(0, 2, 0), payload) + b"\x00" * I.SIGNATURE_SIZE    # unsigned: must not boot
     w = SlotWriter(s, 0, len(img))
     for k in range(0, len(img), 50):
         w.write(img[k:k + 50])

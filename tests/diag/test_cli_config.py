@@ -92,7 +92,7 @@ def test_keys_generate_show_and_build_image(tmp_path):
     names = [n for n, _o, _s in I.payload_index(lambda o, n: img[I.HEADER_SIZE + o:I.HEADER_SIZE + o + n], h.size)]
     assert "firmware/diag/uds.mpy" in names and all(n.endswith(".mpy") for n in names)
     from firmware.diag.crypto import ed25519_verify
-    assert ed25519_verify(K.load_public_key(d), img[:I.HEADER_SIZE], img[-I.SIG_SIZE:])
+    assert ed25519_verify(K.load_public_key(d), img[:I.HEADER_SIZE], img[-I.SIGNATURE_SIZE:])
     assert _cli("build-image", "-o", out, "--version", "1.2", "--keys", d).returncode == D.EXIT_USAGE
     with pytest.raises(B.BuildError):
         B.parse_version("300.0.0")
