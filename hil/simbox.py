@@ -43,7 +43,7 @@ class FileFlash(SimFlash):
         self.mem = mmap.mmap(self._f.fileno(), size)
 
 
-def make_diag(image_flash=None, keys_dir=None, serial=SIM_SERIAL):
+def make_diag(image_flash=None, keys_dir=None, serial=SIM_SERIAL, fd=False):
     """(DiagConfig, Slots): the sim box provisioned with a key directory
     (default: the development keys) and its image flash."""
     from firmware.diag import image as I
@@ -57,13 +57,13 @@ def make_diag(image_flash=None, keys_dir=None, serial=SIM_SERIAL):
     slot, h = slots.select()
     from firmware.app import version as V
     version = h.version if h is not None else I.version_int(V.MAJOR, V.MINOR, 0)
-    cfg = DiagConfig(serial, K.device_key(K.load_master(d), serial), slots, version, random=os.urandom)
+    cfg = DiagConfig(serial, K.device_key(K.load_master(d), serial), slots, version, random=os.urandom, fd=fd)
     return cfg, slots
 
 
 class SimBox:
     def __init__(self, bus, speed=1.0, port="service", scenario=None, diag=True, image_flash=None,
-                 keys_dir=None, faults=(), supply_ms=8000):
+                 keys_dir=None, faults=(), supply_ms=8000, fd=False):
         self.bus = bus
         self.speed = speed
         self.clock = SimClock()
@@ -72,6 +72,7 @@ class SimBox:
         self._port_name = port
         self._diag = diag
         self._keys_dir = keys_dir
+        self._fd = fd
         self.image_flash = image_flash
         if diag and image_flash is None:
             self.image_flash = SimFlash(IMAGE_FLASH_SIZE, IMAGE_SECTOR)
@@ -79,7 +80,7 @@ class SimBox:
         self.resets = 0
         self._after_supplying = []
         if diag:
-            self.diag_cfg, self.slots = make_diag(self.image_flash, keys_dir)
+            self.diag_cfg, self.slots = make_diag(self.image_flash, keys_dir, fd=fd)
         if scenario == "discharge":
             from firmware.charging import table as T
             from hil.rigs.discharge import DischargeRig
@@ -128,7 +129,9 @@ class SimBox:
 
     def _pump_out(self):
         for can_id, data, ext in self.port.drain():
-            self.bus.send(can.Message(arbitration_id=can_id, data=data, is_extended_id=ext))
+            fd = len(data) > 8
+            self.bus.send(can.Message(arbitration_id=can_id, data=data, is_extended_id=ext, is_fd=fd,
+                                      bitrate_switch=fd))
             self.frames_out += 1
         if self.app.reset_requested:
             self._reset()
@@ -145,7 +148,7 @@ class SimBox:
         self.hal.flash = flash
         self.port = self.hal.can[self._port_name]
         if self._diag:
-            self.diag_cfg, self.slots = make_diag(self.image_flash, self._keys_dir)
+            self.diag_cfg, self.slots = make_diag(self.image_flash, self._keys_dir, fd=self._fd)
         self.app = BoxApp(self.hal, diag=self.diag_cfg)
         self.app.boot()
 

@@ -15,6 +15,7 @@ def add_parser(sub):
     p.add_argument("--scenario", choices=["discharge"],
                    help="run inside the discharge bench (simulated CHAdeMO car + power stage) and play "
                         "a session: plug, start, supply a 3 kW load, user stop, unplug")
+    p.add_argument("--fd", action="store_true", help="diagnostics answer in CAN FD frames (64-byte ISO-TP frames)")
     p.add_argument("--flash-file", help="keep the simulated image flash in this file (survives a killed sim)")
     p.add_argument("--keys", help="key directory the simulated box is provisioned with (default: dev keys)")
     p.add_argument("--supply-ms", type=int, default=8000,
@@ -73,7 +74,7 @@ def run_sim(args):
         image_flash = FileFlash(args.flash_file, IMAGE_FLASH_SIZE, IMAGE_SECTOR)
     box = SimBox(bus, speed=args.speed, scenario=getattr(args, "scenario", None), image_flash=image_flash,
                  keys_dir=getattr(args, "keys", None), faults=faults,
-                 supply_ms=getattr(args, "supply_ms", 8000))
+                 supply_ms=getattr(args, "supply_ms", 8000), fd=getattr(args, "fd", False))
     box.boot()
     print("sim: box running on %s %s (speed %g)" % (args.interface, args.channel, args.speed), file=sys.stderr)
     try:

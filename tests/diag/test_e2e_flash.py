@@ -238,3 +238,12 @@ def test_busy_discharging_then_dtcs_with_freeze_frames(sim, images):
     r = cli(ch, "dtc", "clear")
     assert r.returncode == 0, r.stderr
     assert json.loads(cli(ch, "dtc", "read", "--json").stdout) == []
+
+
+def test_flash_over_can_fd(sim, images):
+    sim("--fd")
+    ch = sim.channel
+    r = cli(ch, "flash", images["v020"], "--fd", tmp=sim.tmp)
+    assert r.returncode == D.EXIT_OK, r.stderr
+    assert "box runs 0.2.0 from slot A (confirmed)" in r.stdout
+
