@@ -23,10 +23,11 @@ _WDT_FEED_MS = const(100)    # well inside the 500 ms hardware window (pins.WDT_
 _CAN_POLL_MS = const(5)      # service CAN: RX drain + cyclic TX (shortest cycle is 100 ms)
 _PS_POLL_MS = const(5)       # internal CAN: status frames every 10 ms
 _LOAD_WINDOW_MS = const(1000)
+_DIAG_POLL_MS = const(1)     # UDS: jobs, timers, and the service port drained during downloads
 
 
 class BoxApp:
-    def __init__(self, hal, wdt_timeout_ms=500, discharge=False):
+    def __init__(self, hal, wdt_timeout_ms=500, discharge=False, diag=None):
         self.hal = hal
         self.sched = Scheduler(hal.clock)
         # the service CAN carries no supervised frames: no node events to act on
@@ -40,6 +41,10 @@ class BoxApp:
         self._busy_us = 0
         self.discharge = discharge
         self.power = None
+        self.diag_cfg = diag          # firmware.diag.box.DiagConfig: UDS on the service CAN
+        self.diag = None
+        self.reset_requested = 0      # set by UDS ECUReset; the main loop resets after the response
+        self.service_rx_on = True
 
     def boot(self):
         hal = self.hal
@@ -55,6 +60,24 @@ class BoxApp:
         else:
             hal.wdt.start(self._wdt_timeout_ms)
             self.sched.every(_WDT_FEED_MS, self._feed_wdt, "wdt")
+        if self.diag_cfg is not None:
+            from firmware.diag.box import REQ_ID, Diag
+            cfg = self.diag_cfg
+            if cfg.version is None:
+                from firmware.app import version as V
+                cfg.version = (V.MAJOR << 24) | (V.MINOR << 16)
+            if self.power is None and cfg.config is None:
+                # the skeleton has no SafetyApp: UDS still reads/writes the same partitions
+                from firmware.app import safety_app as sa
+                from firmware.safety.config import Config
+                from firmware.safety.dtc import DtcStore
+                cfg.config = Config(hal.flash, sa.CONFIG_SECTOR, sa.CONFIG_SECTORS)
+                cfg.config.load()
+                cfg.dtc = DtcStore(hal.flash, sa.DTC_SECTOR, sa.DTC_SECTORS)
+                cfg.dtc.mount()
+            self.diag = d = Diag(self, self.diag_cfg, hal.clock.now_ms())
+            self.service.on_raw(REQ_ID, d.on_frame)
+            self.sched.every(_DIAG_POLL_MS, d.poll, "diag")
         self.sched.every(_CAN_POLL_MS, self.service.poll, "service-can")
         self.sched.every(_LOAD_WINDOW_MS, self._roll_load, "load")
 
