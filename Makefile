@@ -45,12 +45,14 @@ $(BUILD)/typings/.stamp: constraints.txt $(VENV)/.stamp
 setup: $(VENV)/.stamp node_modules/.stamp $(BUILD)/typings/.stamp $(BUILD)/josev-venv/.stamp $(BUILD)/.sys-ccs.stamp gen
 
 # ---- CCS link layer (issue 10): the reference PEV `pev` (plc-utils-extra) for the SLAC
-# interop test, iproute2 (ip netns, veth, tc netem) for the namespace rigs.
+# interop test, iproute2 (ip netns, veth, tc netem) for the namespace rigs, ethtool to turn
+# off veth checksum offload (a raw-socket peer must see finished checksums, as on a wire).
 $(BUILD)/.sys-ccs.stamp:
 	@mkdir -p $(BUILD)
 	@missing=""; \
 	command -v pev >/dev/null || missing="$$missing plc-utils-extra"; \
 	{ command -v ip >/dev/null && command -v tc >/dev/null; } || missing="$$missing iproute2"; \
+	command -v ethtool >/dev/null || missing="$$missing ethtool"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -35,7 +35,7 @@ class NetnsError(RuntimeError):
 def require_root():
     if os.geteuid() != 0:
         raise NetnsError("network-namespace tests need root (CI runs `make test` as root)")
-    for tool in ("ip", "tc"):
+    for tool in ("ip", "tc", "ethtool"):
         if shutil.which(tool) is None:
             raise NetnsError("%s (iproute2) is missing: run `make setup`" % tool)
 
@@ -102,6 +102,9 @@ class Topology:
             sh("sysctl", "-q", "-w", "net.ipv6.conf.%s.disable_ipv6=%d" % (ifn, 0 if v6 else 1), ns=ns)
             if mac is not None:
                 sh("ip", "link", "set", ifn, "address", mac_str(mac), ns=ns)
+            # veth hands partially-checksummed packets to its peer (offload); a raw-socket
+            # stack on the other end must get finished checksums, as from a real NIC
+            sh("ethtool", "-K", ifn, "tx", "off", ns=ns)
             sh("ip", "link", "set", ifn, "up", ns=ns)
 
     def close(self):
