@@ -222,9 +222,16 @@ def recv_exact(s, n):
     return b
 
 
-def make_topology(topo, car_to_box=None, box_to_car=None, seed=1, recorder=None):
+def make_topology(topo, car_to_box=None, box_to_car=None, seed=1, recorder=None, direct=False):
     """ns ev (kernel, ev0) -- veth -- ns line (ImpairedBridge evl0<->boxl0) -- veth -- ns box (plc0).
-    Returns (ns_ev, ns_box, bridge); the bridge is running, stop it after use."""
+    Returns (ns_ev, ns_box, bridge); the bridge is running, stop it after use.
+    direct=True: one veth ev0 <-> plc0, no bridge (bridge is None), for throughput figures."""
+    if direct:
+        ns_ev, ns_box = topo.netns("ev"), topo.netns("box")
+        topo.veth(ns_ev, "ev0", ns_box, "plc0", mac_a=EV_MAC, mac_b=BOX_MAC, ipv6_a=True)
+        netns.sh("sysctl", "-q", "-w", "net.ipv6.conf.ev0.accept_dad=0", ns=ns_ev)
+        wait_link_local(ns_ev, "ev0")
+        return ns_ev, ns_box, None
     ns_ev, ns_line, ns_box = topo.netns("ev"), topo.netns("ln"), topo.netns("box")
     topo.veth(ns_ev, "ev0", ns_line, "evl0", mac_a=EV_MAC, ipv6_a=True)
     topo.veth(ns_box, "plc0", ns_line, "boxl0", mac_a=BOX_MAC)

@@ -272,3 +272,17 @@ def test_tcp_bad_options_and_checksum_counted():
     t2[5] ^= 1
     s.receive(ip_frame(ipv6.NH_TCP, bytes(t2)), 0)
     assert s.counters["tcp_option"] == 1 and s.counters["checksum"] == 1 and s.to_send() == []
+
+
+def test_window_closes_while_the_app_lags_and_reopens_with_an_update():
+    s = stack()
+    cid, snd = handshake(s)
+    seq = 1001
+    for _ in range(7):                                     # 7 x 1220 bytes > RCV_BUF, no events() taken
+        s.receive(seg(seq, snd, tcp.ACK, b"z" * 1220), 1)
+        seq += 1220
+    acks = tcp_out(s)
+    assert acks[-1].wnd < tcp.RCV_BUF // 2
+    assert sum(len(e[2]) for e in s.events() if e[0] == "data") == tcp.RCV_BUF   # the rest was cut at the window
+    upd = tcp_out(s)
+    assert upd and upd[-1].wnd == tcp.RCV_BUF and upd[-1].ack == 1001 + tcp.RCV_BUF

@@ -58,9 +58,10 @@ class RawTransport:
         t = st.next_timer()
         if t is not None and now >= t:
             st.handle_timer(now)
+        evs = st.events()          # may queue window updates: flush after taking events
         self._flush()
         out = []
-        for e in st.events():
+        for e in evs:
             k = e[0]
             if k == "udp":
                 if e[1] == SDP_PORT:

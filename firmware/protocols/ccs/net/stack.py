@@ -68,7 +68,7 @@ class Stack:
         self._next_id = 1
         self._out = []
         self._events = []
-        self.enabled = True
+        self._now = 0                # time of the last input (for output made by events())
 
     # ---------------------------------------------------------------- API
     def bind_udp(self, port):
@@ -85,6 +85,9 @@ class Stack:
                 c = self._by_id.get(e[1])
                 if c is not None:
                     c.taken(len(e[2]))
+        for c in self._by_id.values():
+            c.window_update(self._now)
+            self._collect(c, self._now)
         self._reap()
         return ev
 
@@ -135,6 +138,7 @@ class Stack:
         return t
 
     def handle_timer(self, now):
+        self._now = now
         for ip in list(self._pending):
             p = self._pending[ip]
             if now >= p[2]:
@@ -151,6 +155,7 @@ class Stack:
 
     # ---------------------------------------------------------------- receive
     def receive(self, frame, now):
+        self._now = now
         c = self.counters
         c["rx"] += 1
         if len(frame) < 14:

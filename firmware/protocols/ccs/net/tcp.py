@@ -182,6 +182,7 @@ class TcpConn:
         self.fin_seq = None           # sequence number of our FIN once sent
         self.ooo = []                 # [(seq, data)] sorted, bounded by OOO_MAX
         self.rx_pending = 0           # data handed out, not yet taken by the app
+        self._adv_right = self.rcv_nxt  # right window edge we last advertised
         self.srtt = 0
         self.rttvar = 0
         self.rto = RTO_INIT
@@ -204,8 +205,11 @@ class TcpConn:
         return w if w > 0 else 0
 
     def _segment(self, now, flags, seq, data=b"", syn_mss=False):
+        w = self._wnd()
+        if flags & ACK:
+            self._adv_right = (self.rcv_nxt + w) & MASK
         self.out.append(build(self.local, self.remote, self.lport, self.rport, seq,
-                              self.rcv_nxt if flags & ACK else 0, flags, self._wnd(), data,
+                              self.rcv_nxt if flags & ACK else 0, flags, w, data,
                               MSS if syn_mss else 0))
         self.c["tcp_out"] += 1
 
@@ -253,6 +257,18 @@ class TcpConn:
         self.rx_pending -= n
         if self.rx_pending < 0:
             self.rx_pending = 0
+
+    def window_update(self, now):
+        """After `taken`: when the right edge of the window moved by two
+        segments (or half the buffer) since we last advertised it, tell the
+        peer at once (RFC 1122 4.2.3.3 receiver SWS avoidance); otherwise it
+        would wait for its persist timer."""
+        if self.state not in (ESTABLISHED, FIN_WAIT_1, FIN_WAIT_2):
+            return
+        grow = d((self.rcv_nxt + self._wnd()) & MASK, self._adv_right)
+        step = 2 * MSS if 2 * MSS < RCV_BUF // 2 else RCV_BUF // 2
+        if step <= grow < HALF:
+            self._ack_now(now)
 
     # ------------------------------------------------------------ output
     def _push(self, now):
