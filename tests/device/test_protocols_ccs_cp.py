@@ -134,3 +134,13 @@ def test_proximity_codings():
         assert False
     except ValueError:
         pass
+
+
+def test_port_lines_mapping():
+    from firmware.charging import port as cport
+    p = cp.ControlPilot()
+    assert p.port_lines() == (0, 0)
+    feed(p, "B", 0, 400)
+    assert p.port_lines() == (cport.L_CP_PWM, 50)
+    p.ef_step(400)
+    assert p.port_lines() == (cport.L_CP_F, 0)

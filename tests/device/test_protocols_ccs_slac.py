@@ -125,7 +125,7 @@ def test_atten_char_resent_on_tt_match_response_then_restart():
     c = ready()
     now = run_to_atten(c, 0, profile=bytes([20] * 58))
     assert types(c.to_send(now)) == [mme.CM_ATTEN_CHAR | mme.IND]
-    for _ in range(se.C_EV_MATCH_RETRY):
+    for _ in range(se.MATCH_RETRIES):
         assert c.next_timer() == now + se.TT_MATCH_RESPONSE
         now = c.next_timer()
         c.handle_timer(now)

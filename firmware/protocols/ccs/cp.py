@@ -5,7 +5,9 @@ calls `sample(high_mv, low_mv, now)`; the core returns pilot state changes as
 events and *requests* the oscillator (the safety supervisor owns the pilot
 output and decides; see `request()`).
 
-Requests map onto the supervisor's `Cmd` fields (names fixed for the team):
+Requests go to the charging port as signal lines (`port_lines()` ->
+ChargingPort.lines(L_CP_PWM | L_CP_F, duty_pm)) and from there onto the
+supervisor's `Cmd` fields (names fixed for the team):
     cp_pwm_on  (bool)  1 kHz oscillator enabled
     cp_duty_pm (int)   duty in permille; 50 = 5 % = high-level communication
     cp_state_f (bool)  drive -12 V static (state F)
@@ -89,6 +91,17 @@ class ControlPilot:
     def request(self):
         """(cp_pwm_on, cp_duty_pm, cp_state_f) for the supervisor."""
         return (self.pwm_on, self.duty_pm if self.pwm_on else 0, self.state_f)
+
+    def port_lines(self):
+        """The request as the charging port takes it: (mask of L_CP_PWM | L_CP_F,
+        duty_pm) for `ChargingPort.lines(mask, duty_pm)` (firmware/charging/port.py)."""
+        from firmware.charging import port as cport
+        m = 0
+        if self.pwm_on:
+            m |= cport.L_CP_PWM
+        if self.state_f:
+            m |= cport.L_CP_F
+        return m, (self.duty_pm if self.pwm_on else 0)
 
     def session_stop(self, now):
         """SessionStopRes sent: keep the oscillator 1.5 s, then X1."""

@@ -55,8 +55,8 @@ PROFILE_GRACE = const(60)
 # team's reference sheet (unconfirmed); it bounds the wait while the car compares EVSEs.
 TT_EVSE_MATCH_SESSION = const(10000)
 
-C_EV_MATCH_MNBC = const(10)          # sounds the EVSE asks for (PARM.CNF NUM_SOUNDS)
-C_EV_MATCH_RETRY = const(2)          # ATTEN_CHAR.IND resends
+NUM_SOUNDS = const(10)               # C_EV_match_MNBC: sounds the EVSE asks for (PARM.CNF NUM_SOUNDS)
+MATCH_RETRIES = const(2)              # C_EV_match_retry: ATTEN_CHAR.IND resends
 SET_KEY_RETRIES = const(3)
 SOUND_TIME_OUT = const(6)            # PARM.CNF TIME_OUT, x100 ms (= TT_EVSE_match_MNBC)
 
@@ -104,7 +104,7 @@ class SlacEvse:
             raise ValueError("TT_EVSE_SLAC_init below 10 s is not allowed")  # EvseSlac manifest minimum
         self.mac = bytes(mac)
         self._rng = rng
-        self.evse_id = evse_id if evse_id is not None else bytes(mme.ID_LEN)
+        self.evse_id = evse_id if evse_id is not None else bytes(mme.STATION_ID_LEN)
         self.modem = modem
         self.slac_init_ms = slac_init_ms
         self.join_check = join_check
@@ -280,7 +280,7 @@ class SlacEvse:
         self.ev_mac = m["src"]
         self.run_id = m["run_id"]
         self._send(mme.slac_parm_cnf(self.ev_mac, self.mac, self.run_id, self.ev_mac,
-                                     C_EV_MATCH_MNBC, SOUND_TIME_OUT))
+                                     NUM_SOUNDS, SOUND_TIME_OUT))
         self._session_deadline = now + TT_EVSE_MATCH_SESSION
         self._enter(WAIT_START_ATTEN, now, TT_MATCH_SEQUENCE)
 
@@ -294,7 +294,7 @@ class SlacEvse:
         if m["src"] != self.ev_mac or not self._same_run(m):
             return
         if self.state == WAIT_START_ATTEN:   # START_ATTEN_CHAR lost: the sound starts the window
-            self.num_sounds = C_EV_MATCH_MNBC
+            self.num_sounds = NUM_SOUNDS
             self._enter(SOUNDING, now, TT_EVSE_MATCH_MNBC)
         self.sounds += 1
         self._maybe_done(now)
@@ -344,7 +344,7 @@ class SlacEvse:
 
     def _atten_rsp_timeout(self, now):
         self._retries += 1
-        if self._retries > C_EV_MATCH_RETRY:
+        if self._retries > MATCH_RETRIES:
             self._fail(now, "no CM_ATTEN_CHAR.RSP")
             return
         self._send(self._atten_frame)

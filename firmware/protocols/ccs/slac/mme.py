@@ -46,7 +46,7 @@ SEC_NONE = const(0)
 SEC_PUBKEY = const(1)
 
 RUNID_LEN = const(8)
-ID_LEN = const(17)             # PEV_ID / EVSE_ID / SOURCE_ID / RESP_ID
+STATION_ID_LEN = const(17)             # PEV_ID / EVSE_ID / SOURCE_ID / RESP_ID
 NID_LEN = const(7)
 NMK_LEN = const(16)
 MAX_GROUPS = const(58)         # attenuation groups for the Green PHY carrier set
@@ -282,7 +282,7 @@ def start_atten_char_ind(dst, src, run_id, forwarding_sta, num_sounds=10, time_o
         bytes((APP_PEV_EVSE, SEC_NONE, num_sounds, time_out, resp_type)), forwarding_sta, run_id))
 
 
-def mnbc_sound_ind(dst, src, run_id, cnt, sender_id=bytes(ID_LEN), rnd=bytes(16)):
+def mnbc_sound_ind(dst, src, run_id, cnt, sender_id=bytes(STATION_ID_LEN), rnd=bytes(16)):
     return _frame(dst, src, CM_MNBC_SOUND | IND, (
         bytes((APP_PEV_EVSE, SEC_NONE)), sender_id, bytes((cnt,)), run_id, bytes(8), rnd))
 
@@ -293,7 +293,7 @@ def atten_profile_ind(dst, src, pev_mac, aag):
     return _frame(dst, src, CM_ATTEN_PROFILE | IND, (pev_mac, bytes((len(aag), 0)), aag))
 
 
-def atten_char_ind(dst, src, run_id, num_sounds, aag, source_id=bytes(ID_LEN), resp_id=bytes(ID_LEN)):
+def atten_char_ind(dst, src, run_id, num_sounds, aag, source_id=bytes(STATION_ID_LEN), resp_id=bytes(STATION_ID_LEN)):
     """SOURCE_ADDRESS = the EV's MAC (dst); ATTEN_PROFILE = NumGroups + AAG."""
     if not 0 < len(aag) <= MAX_GROUPS:
         raise ValueError("1..58 attenuation groups")
@@ -304,15 +304,15 @@ def atten_char_ind(dst, src, run_id, num_sounds, aag, source_id=bytes(ID_LEN), r
 
 def atten_char_rsp(dst, src, run_id, result=0):
     return _frame(dst, src, CM_ATTEN_CHAR | RSP, (
-        bytes((APP_PEV_EVSE, SEC_NONE)), src, run_id, bytes(ID_LEN), bytes(ID_LEN), bytes((result,))))
+        bytes((APP_PEV_EVSE, SEC_NONE)), src, run_id, bytes(STATION_ID_LEN), bytes(STATION_ID_LEN), bytes((result,))))
 
 
-def slac_match_req(dst, src, run_id, pev_id=bytes(ID_LEN), evse_id=bytes(ID_LEN)):
+def slac_match_req(dst, src, run_id, pev_id=bytes(STATION_ID_LEN), evse_id=bytes(STATION_ID_LEN)):
     return _frame(dst, src, CM_SLAC_MATCH | REQ, (
         bytes((APP_PEV_EVSE, SEC_NONE, 0x3E, 0)), pev_id, src, evse_id, dst, run_id, bytes(8)))
 
 
-def slac_match_cnf(dst, src, run_id, nid, nmk, pev_id=bytes(ID_LEN), evse_id=bytes(ID_LEN)):
+def slac_match_cnf(dst, src, run_id, nid, nmk, pev_id=bytes(STATION_ID_LEN), evse_id=bytes(STATION_ID_LEN)):
     _check_len(nid, NID_LEN, "NID")
     _check_len(nmk, NMK_LEN, "NMK")
     return _frame(dst, src, CM_SLAC_MATCH | CNF, (
