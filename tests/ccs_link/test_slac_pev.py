@@ -53,30 +53,29 @@ def test_fresh_nmk_each_session():
     assert a.core.nmk != b.core.nmk and a.core.nid != b.core.nid
 
 
-def test_lost_atten_char_ind_is_resent():
+def _drop_first(mmtype):
+    """A tamper hook that loses the first frame of one MMTYPE the EVSE sends."""
+    le = bytes((mmtype & 0xFF, mmtype >> 8))
     dropped = []
 
-    def drop_first_atten(fr):
-        if fr[15:17] == b"\x6e\x60" and not dropped:
+    def hook(fr):
+        if fr[15:17] == le and not dropped:
             dropped.append(fr)
             return None
         return fr
+    return hook, dropped
 
-    r = si.run_pev_match(tamper=drop_first_atten)
+
+def test_lost_atten_char_ind_is_resent():
+    hook, dropped = _drop_first(mme.CM_ATTEN_CHAR | mme.IND)
+    r = si.run_pev_match(tamper=hook)
     _check_matched(r)
     assert dropped
 
 
 def test_lost_parm_cnf_pev_retries_and_core_restarts():
-    dropped = []
-
-    def drop_first_parm_cnf(fr):
-        if fr[15:17] == b"\x65\x60" and not dropped:
-            dropped.append(fr)
-            return None
-        return fr
-
-    r = si.run_pev_match(tamper=drop_first_parm_cnf)
+    hook, dropped = _drop_first(mme.CM_SLAC_PARM | mme.CNF)
+    r = si.run_pev_match(tamper=hook)
     core = _check_matched(r)
     assert dropped and core.restarts >= 1
 
