@@ -42,7 +42,23 @@ $(BUILD)/typings/.stamp: constraints.txt $(VENV)/.stamp
 	$(VPY) -m pip install -q -c constraints.txt --no-user --target $(BUILD)/typings micropython-stm32-stubs
 	@touch $@
 
-setup: $(VENV)/.stamp node_modules/.stamp $(BUILD)/typings/.stamp $(BUILD)/josev-venv/.stamp gen
+setup: $(VENV)/.stamp node_modules/.stamp $(BUILD)/typings/.stamp $(BUILD)/josev-venv/.stamp $(BUILD)/.sys-ccs.stamp gen
+
+# ---- CCS link layer (issue 10): the reference PEV `pev` (plc-utils-extra) for the SLAC
+# interop test, iproute2 (ip netns, veth, tc netem) for the namespace rigs, ethtool to turn
+# off veth checksum offload (a raw-socket peer must see finished checksums, as on a wire).
+$(BUILD)/.sys-ccs.stamp:
+	@mkdir -p $(BUILD)
+	@missing=""; \
+	command -v pev >/dev/null || missing="$$missing plc-utils-extra"; \
+	{ command -v ip >/dev/null && command -v tc >/dev/null; } || missing="$$missing iproute2"; \
+	command -v ethtool >/dev/null || missing="$$missing ethtool"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@touch $@
 
 # ---- EXI (issue #4): Josev (PyPI iso15118) in its own venv, for the V2G XSDs and the
 # EXIficient peer codec (EXICodec.jar) the differential tests compare against.
