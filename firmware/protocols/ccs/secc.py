@@ -1,0 +1,217 @@
+"""The SECC application core: transport events -> SDP, V2GTP, EXI, SupportedAppProtocol
+and the protocol state machine; responses back. Sans-IO apart from the transport and
+port objects it is given (both polled, neither blocks). MicroPython-compatible.
+
+    secc = Secc(transport, port, cfg)
+    secc.open(now)
+    secc.step(now)               # call often (the transport's and the core's timers)
+    secc.records                 # one dict per finished session (the CLI prints them as JSON)
+
+cfg keys: protocols (order, names of sap.PROTOCOLS; default din, iso2, iso20dc, of which
+this build implements din), ev_priority (bool), profile ("auto" or a name in profiles.py),
+evse_id (bytes), stop_after_loops (int or 0: user stop after that many CurrentDemand
+loops, for tests and the CLI's bounded sessions), session_id_fn (callable -> 8 bytes).
+
+One V2G connection at a time: a second connection while one is active is closed.
+A V2GTP header error or an EXI that does not decode ends the session (the connection is
+closed and the port told to stop); the reason goes into the session record.
+"""
+from firmware.protocols.ccs import profiles, sap, sdp, v2gtp
+from firmware.protocols.ccs.din import dc as din_dc
+from firmware.v2g.exi import EXIError, codec_for
+
+IMPLEMENTED = ("din",)
+SESSION_STOP_LINGER_MS = 5000   # close TCP if the EV does not, after SessionStopRes ([V2G20-1643]: 5 s)
+SAP_TIMEOUT_MS = 20000          # V2G_EVCC_CommunicationSetup_Timeout 20 s (sheet §6)
+
+
+class _Conn:
+    def __init__(self, cid, now):
+        self.cid = cid
+        self.deframer = v2gtp.Deframer()
+        self.proto = None          # None until SAP done
+        self.core = None
+        self.since = now
+        self.ended_at = None
+        self.offered = []
+        self.record = None
+
+
+class Secc:
+    def __init__(self, transport, port, cfg=None):
+        cfg = cfg or {}
+        self.t = transport
+        self.port = port
+        self.cfg = cfg
+        order = cfg.get("protocols") or sap.DEFAULT_ORDER
+        self.order = tuple(p for p in order if p in IMPLEMENTED)
+        self.ev_priority = bool(cfg.get("ev_priority", False))
+        self.profile_name = cfg.get("profile", "auto")
+        self.stop_after_loops = cfg.get("stop_after_loops", 0)
+        self._sid = cfg.get("session_id_fn")
+        self.sdp = None
+        self.conn = None
+        self.records = []
+        self.log = []              # (now, text) notable events
+        self.rx_at = 0             # time the last request came in (for response-time figures)
+        self.resp_ms = []          # (request name, ms from request in to response out)
+        self._n = 0
+
+    def open(self, now):
+        self.t.open(now)
+        addr, port = self.t.local_endpoint()
+        self.sdp = sdp.SdpServer(addr, port)
+
+    # ------------------------------------------------------------ main loop
+    def step(self, now):
+        for ev in self.t.poll(now):
+            kind = ev[0]
+            if kind == "sdp":
+                reply = self.sdp.handle(ev[2])
+                if reply is not None:
+                    self.t.send_sdp(ev[1], reply)
+            elif kind == "connected":
+                if self.conn is not None:
+                    self.log.append((now, "second connection %d closed" % ev[1]))
+                    self.t.close(ev[1])
+                else:
+                    self.conn = _Conn(ev[1], now)
+            elif kind == "data":
+                c = self.conn
+                if c is not None and c.cid == ev[1]:
+                    self._data(c, ev[2], now)
+            elif kind == "closed":
+                c = self.conn
+                if c is not None and c.cid == ev[1]:
+                    self._finish(c, "connection closed (%s)" % ev[2], now)
+        c = self.conn
+        if c is not None and c.ended_at is None:
+            core = c.core
+            if core is not None:
+                res = core.poll(now)
+                if res is not None:
+                    self._send(c, res, now)
+                core.handle_timer(now)
+                if core.ended and c.ended_at is None:
+                    c.ended_at = now
+            elif now - c.since > SAP_TIMEOUT_MS:
+                self._close(c, "no supportedAppProtocolReq", now)
+        if c is not None and c.ended_at is not None and self.conn is c:
+            if now - c.ended_at >= (SESSION_STOP_LINGER_MS if c.core is not None and c.core.end_reason == "session stop"
+                                    else 0):
+                self._close(c, c.core.end_reason if c.core is not None else "ended", now)
+        self.port_step(now)
+
+    def port_step(self, now):
+        st = getattr(self.port, "step", None)
+        if st is not None:
+            st(now)
+
+    def next_timer(self, now):
+        c = self.conn
+        n = self.t.next_timer()
+        if c is not None and c.core is not None:
+            m = c.core.next_timer(now)
+            if m is not None and (n is None or m < n):
+                n = m
+        if c is not None and c.ended_at is not None:
+            n = 10 if n is None else min(n, 10)
+        return n
+
+    def stop(self, reason="user-stop"):
+        """User stop: the running session answers EVSE_Shutdown from its next response on."""
+        c = self.conn
+        if c is not None and c.core is not None:
+            c.core.stop(reason)
+
+    # ------------------------------------------------------------ messages
+    def _data(self, c, data, now):
+        try:
+            c.deframer.feed(data)
+            while c.ended_at is None:
+                m = c.deframer.next()
+                if m is None:
+                    break
+                self._message(c, m[0], m[1], now)
+        except v2gtp.V2GTPError as e:
+            self._close(c, "V2GTP: %s" % e, now)
+
+    def _message(self, c, ptype, payload, now):
+        self.rx_at = now
+        if ptype != v2gtp.EXI:
+            self._close(c, "unexpected V2GTP payload type 0x%04x" % ptype, now)
+            return
+        if c.proto is None:
+            try:
+                msg = codec_for("app").decode(payload)
+                req = msg["supportedAppProtocolReq"]
+            except (EXIError, KeyError, TypeError) as e:
+                self._close(c, "bad supportedAppProtocolReq: %s" % e, now)
+                return
+            res, proto, offered = sap.select(req, self.order, self.ev_priority)
+            c.offered = offered
+            self._send_exi(c, "app", res, now)
+            if proto is None:
+                self._close(c, "no common protocol in %s" % (offered,), now)
+                return
+            c.proto = proto
+            prof = profiles.recognise(offered) if self.profile_name == "auto" else profiles.get(self.profile_name)
+            sid = self._sid() if self._sid is not None else None
+            c.core = din_dc.DinSecc(self.port, prof, self.cfg, sid)
+            self.log.append((now, "SAP: %s chosen from %s, profile %s" % (proto, offered, prof["name"])))
+            return
+        try:
+            msg = codec_for(c.proto).decode(payload)
+        except EXIError as e:
+            self._close(c, "EXI decode error: %s" % e, now)
+            return
+        core = c.core
+        res = core.request(msg, now)
+        if self.profile_name == "auto" and core.counts.get("SessionSetupReq") == 1 and core.state == din_dc.WAIT_SERVICE_DISCOVERY \
+                and core.profile["name"] == "generic":
+            core.profile = profiles.recognise(c.offered, None, core.ev["evccid"])
+        if self.stop_after_loops and core.cd_count >= self.stop_after_loops:
+            core.stop("loop-count")
+        if res is not None:
+            self._send(c, res, now)
+        if core.ended and c.ended_at is None:
+            c.ended_at = now
+
+    def _send(self, c, res, now):
+        self._send_exi(c, c.proto, res, now)
+        body = res["V2G_Message"]["Body"]
+        for k in body:
+            self.resp_ms.append((k, now - self.rx_at))
+
+    def _send_exi(self, c, schema, msg, now):
+        try:
+            data = codec_for(schema).encode(msg)
+        except EXIError as e:    # a bug on our side: never send half a message
+            self._close(c, "cannot encode response: %s" % e, now)
+            return
+        self.t.send(c.cid, v2gtp.frame(v2gtp.EXI, data))
+
+    # ------------------------------------------------------------ ends
+    def _close(self, c, reason, now):
+        self.t.close(c.cid)
+        self._finish(c, reason, now)
+
+    def _finish(self, c, reason, now):
+        if self.conn is not c:
+            return
+        self.conn = None
+        core = c.core
+        if core is not None and not core.ended:
+            core._end(reason, now)
+        self.port.stop()
+        self._n += 1
+        rec = {"session": self._n, "protocol": c.proto, "offered": c.offered,
+               "profile": core.profile["name"] if core is not None else None,
+               "ended": core.end_reason if core is not None and core.end_reason else reason,
+               "stop_requested": core.stop_requested if core is not None else "",
+               "requests": core.order if core is not None else [],
+               "current_demand_loops": core.cd_count if core is not None else 0,
+               "phase_ms": core.phase_at if core is not None else {},
+               "duration_ms": now - c.since,
+               "energy_wh": round(self.port.energy_wh(), 3)}
+        self.records.append(rec)
