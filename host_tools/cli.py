@@ -5,8 +5,9 @@ import sys
 
 from host_tools import canlog, monitor, simcmd
 from host_tools.exi import cli as exi_cli
+from host_tools.secc import cli as secc_cli
 
-_MODULES = [monitor, simcmd, canlog, exi_cli]
+_MODULES = [monitor, simcmd, canlog, exi_cli, secc_cli]
 
 
 def build_parser():

@@ -43,12 +43,12 @@ class SimPort:
     """First-order simulation of the box side of a DC inlet: precharge source,
     isolation monitor, contactors, power stage sinking the car's current.
 
-    The car's battery is `battery_v` (None: the battery is at whatever the car
+    Precharge slew 2000 V/s: 2 A into a 1 mF DC link. The car's battery is `battery_v` (None: the battery is at whatever the car
     asked to precharge to, which is what a car does). Step with `step(now)`.
     """
 
     def __init__(self, max_v=500.0, max_i=32.0, max_p=11000.0, load_w=3600.0,
-                 imd_ms=800, slew_v_per_s=600.0, bleed_v_per_s=400.0, battery_v=None,
+                 imd_ms=800, slew_v_per_s=2000.0, bleed_v_per_s=400.0, battery_v=None,
                  isolation_result=ISO_VALID):
         self.max_v = max_v
         self.min_v = 150.0

@@ -53,8 +53,6 @@ class Secc:
         self.conn = None
         self.records = []
         self.log = []              # (now, text) notable events
-        self.rx_at = 0             # time the last request came in (for response-time figures)
-        self.resp_ms = []          # (request name, ms from request in to response out)
         self._n = 0
 
     def open(self, now):
@@ -118,6 +116,13 @@ class Secc:
             n = 10 if n is None else min(n, 10)
         return n
 
+    def last_request(self):
+        """Name of the request the running session handled last (for host-side timing)."""
+        c = self.conn
+        if c is None or c.core is None or not c.core.order:
+            return None
+        return c.core.order[-1][0]
+
     def stop(self, reason="user-stop"):
         """User stop: the running session answers EVSE_Shutdown from its next response on."""
         c = self.conn
@@ -137,7 +142,6 @@ class Secc:
             self._close(c, "V2GTP: %s" % e, now)
 
     def _message(self, c, ptype, payload, now):
-        self.rx_at = now
         if ptype != v2gtp.EXI:
             self._close(c, "unexpected V2GTP payload type 0x%04x" % ptype, now)
             return
@@ -179,9 +183,6 @@ class Secc:
 
     def _send(self, c, res, now):
         self._send_exi(c, c.proto, res, now)
-        body = res["V2G_Message"]["Body"]
-        for k in body:
-            self.resp_ms.append((k, now - self.rx_at))
 
     def _send_exi(self, c, schema, msg, now):
         try:

@@ -109,6 +109,7 @@ class DinSecc:
         self.loop_started = None
         self.cd_count = 0
         self._cur_res = ""
+        self.close_asked = False
 
     # ------------------------------------------------------------ helpers
     def _status(self, ready=True):
@@ -356,13 +357,20 @@ class DinSecc:
         if start and self.state == WAIT_PRECHARGE:
             tol = self.profile.get("precharge_tol_v", 20.0)
             tv = self.ev["target_v"]
-            if tv is None or abs(port.inlet_v() - tv) > tol:
+            waited = now - self.pending[2] if self.pending is not None else 0
+            if tv is None:
+                return self._fail_body("FAILED_PowerDeliveryNotApplied", "no PreCharge target", now)
+            if abs(port.inlet_v() - tv) > tol:
+                # the car ended PreCharge early (some count loops, not volts): keep precharging
+                # and close only once the inlet is really there, within the response time
+                if waited < POWER_DELIVERY_WAIT_MS:
+                    return None
                 return self._fail_body("FAILED_PowerDeliveryNotApplied", "inlet not precharged", now)
             if not port.closed():
-                if self.pending is None:
+                if not self.close_asked:
+                    self.close_asked = True
                     port.close()
-                    return None
-                if now - self.pending[2] < POWER_DELIVERY_WAIT_MS:
+                if waited < POWER_DELIVERY_WAIT_MS:
                     return None
                 return self._fail_body("FAILED_PowerDeliveryNotApplied", "contactors did not close", now)
             self.state = WAIT_CURRENT_DEMAND
