@@ -24,10 +24,12 @@ public report it comes from ("reason"). Options:
                      discharging (None: unknown); the box plans a session renewal
   energy_transfer    EnergyTransferType offered in ServiceDiscovery ("DC_extended" for
                      CCS, "DC_core" for NACS, DIN Ed.3; ccs32clara issue #30)
-  recognise          how the profile is picked by --profile auto:
-                       namespaces    any of these offered in supportedAppProtocolReq
-                       ev_max_v      (lo, hi) EVMaximumVoltageLimit window
-                       evccid_prefix EVCCID (MAC) prefixes, hex, upper case
+
+RECOGNISE (profile name -> rules) is how --profile auto picks a profile; any rule matching wins:
+  namespaces     any of these offered in supportedAppProtocolReq
+  ev_max_v       (lo, hi) EVMaximumVoltageLimit window
+  evccid_prefix  EVCCID (MAC) prefixes, hex, upper case
+Only rules with a public source are listed; the other profiles are chosen by name.
 """
 
 DEFAULT = {
@@ -42,7 +44,6 @@ DEFAULT = {
     "soc_floor": 20,
     "loop_limit_s": None,
     "energy_transfer": "DC_extended",
-    "recognise": {},
 }
 
 PROFILES = (
@@ -50,8 +51,7 @@ PROFILES = (
      "reason": "Tesla Model 3/Y: offers urn:tesla:din:2018 first and DIN second (pyPLC #31), discharges "
                "over DIN only and loops in PreCharge until the inlet really has the voltage; Model Y "
                "EVMaximumVoltage 418 V (pyPLC traces)",
-     "precharge_tol_v": 10.0,
-     "recognise": {"namespaces": ("urn:tesla:din:2018:MsgDef",)}},
+     "precharge_tol_v": 10.0},
     {"name": "vw-meb",
      "reason": "VW ID.3/ID.4/ID.Buzz, Skoda Enyaq: end the loop after at most 60 s while discharging "
                "(issue 11, public reports)",
@@ -95,23 +95,26 @@ def names():
     return ["generic"] + [p["name"] for p in PROFILES]
 
 
+RECOGNISE = {
+    "tesla-din": {"namespaces": ("urn:tesla:din:2018:MsgDef",)},   # pyPLC #31
+}
+
+
 def recognise(namespaces=(), ev_max_v=None, evccid=b""):
-    """The profile whose `recognise` rules match the car, else DEFAULT (merged dict)."""
+    """The profile whose RECOGNISE rules match the car, else DEFAULT (merged dict)."""
     hexid = "".join("%02X" % b for b in evccid) if evccid else ""
-    for p in PROFILES:
-        r = p.get("recognise") or {}
-        if not r:
-            continue
+    for name in RECOGNISE:
+        r = RECOGNISE[name]
         ok = False
         for ns in r.get("namespaces", ()):
             if ns in namespaces:
                 ok = True
-        win = r.get("ev_max_v")
-        if win is not None and ev_max_v is not None and win[0] <= ev_max_v <= win[1]:
+        win = r.get("ev_max_v", ())
+        if len(win) == 2 and ev_max_v is not None and float(win[0]) <= ev_max_v <= float(win[-1]):
             ok = True
         for pre in r.get("evccid_prefix", ()):
             if hexid.startswith(pre):
                 ok = True
         if ok:
-            return get(p["name"])
+            return get(name)
     return dict(DEFAULT)

@@ -65,7 +65,8 @@ class Secc:
         for ev in self.t.poll(now):
             kind = ev[0]
             if kind == "sdp":
-                reply = self.sdp.handle(ev[2])
+                srv = self.sdp
+                reply = srv.handle(ev[2]) if srv is not None else None
                 if reply is not None:
                     self.t.send_sdp(ev[1], reply)
             elif kind == "connected":

@@ -294,11 +294,7 @@ class DinSecc:
         pmax = int(min(port.max_p, 32767))   # PMax is a short in W; scaling is ambiguous (pyPLC #14)
         self.state = WAIT_CABLE_CHECK        # [V2G-DC-453]
         return {"ResponseCode": "OK", "EVSEProcessing": "Finished",
-                "SAScheduleList": {"SAScheduleTuple": [{
-                    "SAScheduleTupleID": 1,
-                    "PMaxSchedule": {"PMaxScheduleID": 1, "PMaxScheduleEntry": [{
-                        "RelativeTimeInterval": {"start": 0, "duration": 86400},   # covers 24 h
-                        "PMax": pmax}]}}]},                                         # no SalesTariff [V2G-DC-554]
+                "SAScheduleList": _schedule(pmax),
                 "DC_EVSEChargeParameter": {
                     "DC_EVSEStatus": self._status(),
                     "EVSEMaximumCurrentLimit": mi, "EVSEMaximumPowerLimit": mp, "EVSEMaximumVoltageLimit": mv,
@@ -460,6 +456,14 @@ class DinSecc:
         return _failed_body(name, code, self)
 
 
+def _schedule(pmax):
+    """One SAScheduleTuple, one PMax entry covering 24 h; no SalesTariff [V2G-DC-554]."""
+    return {"SAScheduleTuple": [{
+        "SAScheduleTupleID": 1,
+        "PMaxSchedule": {"PMaxScheduleID": 1, "PMaxScheduleEntry": [{
+            "RelativeTimeInterval": {"start": 0, "duration": 86400}, "PMax": pmax}]}}]}
+
+
 def _failed_body(res_name, code, s):
     """A schema-valid response body of type res_name carrying a FAILED code."""
     body = {"ResponseCode": code}
@@ -480,6 +484,7 @@ def _failed_body(res_name, code, s):
         body["EVSEProcessing"] = "Finished"
     elif res_name == "ChargeParameterDiscoveryRes":
         body["EVSEProcessing"] = "Finished"
+        body["SAScheduleList"] = _schedule(0)
         body["DC_EVSEChargeParameter"] = {
             "DC_EVSEStatus": st, "EVSEMaximumCurrentLimit": pv(0.0, "A"), "EVSEMaximumVoltageLimit": z_v,
             "EVSEMinimumCurrentLimit": pv(0.0, "A"), "EVSEMinimumVoltageLimit": z_v,
