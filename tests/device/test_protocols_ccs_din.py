@@ -280,3 +280,23 @@ def test_every_failed_response_is_schema_valid():
         res_name = req_name[:-3] + "Res"
         body = dc._failed_body(res_name, "FAILED_SequenceError", core)
         din.encode({"V2G_Message": {"Header": {"SessionID": SID}, "Body": {res_name: body}}})
+
+
+def test_a_request_with_a_stray_trailing_byte_is_answered_and_logged():
+    t = MemoryTransport()
+    s = Secc(t, P.SimPort(), {})
+    s.open(0)
+    cid = t.ev_connect()
+    req = {"supportedAppProtocolReq": {"AppProtocol": [
+        {"ProtocolNamespace": DIN_NS, "VersionNumberMajor": 2, "VersionNumberMinor": 0, "SchemaID": 1, "Priority": 1}]}}
+    t.ev_send(cid, v2gtp.frame(v2gtp.EXI, codec_for("app").encode(req)))
+    s.step(1)
+    t.ev_recv(cid)
+    ss = codec_for("din").encode(_req("SessionSetupReq", {"EVCCID": b"\x01\x02"}, bytes(8))) + b"\x00"
+    t.ev_send(cid, v2gtp.frame(v2gtp.EXI, ss))
+    s.step(2)
+    d = v2gtp.Deframer()
+    d.feed(t.ev_recv(cid))
+    res = codec_for("din").decode(d.next()[1])
+    assert _body(res)[1]["ResponseCode"] == "OK_NewSessionEstablished"
+    assert "trailing" in s.conn.lenient[0]

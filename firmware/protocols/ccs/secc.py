@@ -35,6 +35,7 @@ class _Conn:
         self.ended_at = None
         self.offered = []
         self.record = None
+        self.lenient = []          # EXI deviations accepted from this car
 
 
 class Secc:
@@ -165,11 +166,15 @@ class Secc:
             c.core = din_dc.DinSecc(self.port, prof, self.cfg, sid)
             self.log.append((now, "SAP: %s chosen from %s, profile %s" % (proto, offered, prof["name"])))
             return
+        codec = codec_for(c.proto)
         try:
-            msg = codec_for(c.proto).decode(payload)
+            msg = codec.decode(payload)
         except EXIError as e:
             self._close(c, "EXI decode error: %s" % e, now)
             return
+        for w in codec.warnings:      # accepted like EXIficient does, but never silently
+            c.lenient.append(w)
+            self.log.append((now, "EXI leniency: %s" % w))
         core = c.core
         res = core.request(msg, now)
         if self.profile_name == "auto" and core.counts.get("SessionSetupReq") == 1 and core.state == din_dc.WAIT_SERVICE_DISCOVERY \
@@ -215,5 +220,6 @@ class Secc:
                "current_demand_loops": core.cd_count if core is not None else 0,
                "phase_ms": core.phase_at if core is not None else {},
                "duration_ms": now - c.since,
-               "energy_wh": round(self.port.energy_wh(), 3)}
+               "energy_wh": round(self.port.energy_wh(), 3),
+               "exi_lenient": c.lenient}
         self.records.append(rec)
