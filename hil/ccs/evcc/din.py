@@ -160,13 +160,14 @@ class DinEvcc:
             name, body, _at = self.outbox
             self.outbox = None
             self._send_now(name, body, now)
-        if self.cid is not None and self.t.ev_closed(self.cid):
-            self._end("SECC closed the connection in %s" % self.phase, now)
-            return
         data = self.t.ev_recv(self.cid)
         if data:
             self.buf.feed(data)
         m = self.buf.next()
+        if m is None and self.cid is not None and self.t.ev_closed(self.cid):
+            # bytes sent before the close are delivered first, as TCP does
+            self._end("SECC closed the connection in %s" % self.phase, now)
+            return
         if m is None:
             if self.waiting is not None and now > self.waiting[1]:
                 self._end("timeout waiting for %s" % self.waiting[0], now)
