@@ -34,6 +34,8 @@ def add_parser(subparsers):
     p.add_argument("--profile", default="auto", help="auto or one of: " + ", ".join(profiles.names()))
     p.add_argument("--loops", type=int, default=0,
                    help="answer EVSE_Shutdown after this many CurrentDemand loops (0: the car decides)")
+    p.add_argument("--soc-floor", type=int, default=None,
+                   help="stop the discharge at this EVRESSSOC, %% (default: the car profile's, 20)")
     p.add_argument("--tcp-port", type=int, default=0, help="TCP port (0: any free port)")
     p.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (0: never)")
     p.add_argument("--load-w", type=float, default=3600.0, help="simulated AC load, W")
@@ -89,6 +91,9 @@ def run(args):
     if args.profile != "auto" and args.profile not in profiles.names():
         print("v2xbox secc: unknown profile %r; choose from %s" % (args.profile, profiles.names()), file=sys.stderr)
         return 2
+    if args.soc_floor is not None and not 0 <= args.soc_floor <= 100:
+        print("v2xbox secc: --soc-floor must be 0..100", file=sys.stderr)
+        return 2
     if args.transport == "raw":
         print("v2xbox secc: the raw transport (issue 10's own IPv6 stack) is not available in this build",
               file=sys.stderr)
@@ -102,7 +107,7 @@ def run(args):
         return 2
     port = P.SimPort(load_w=args.load_w)
     cfg = {"protocols": protos, "ev_priority": args.ev_priority, "profile": args.profile,
-           "stop_after_loops": args.loops, "session_id_fn": lambda: os.urandom(8)}
+           "stop_after_loops": args.loops, "soc_floor": args.soc_floor, "session_id_fn": lambda: os.urandom(8)}
     tt = TimedTransport(t)
     secc = Secc(tt, port, cfg)
     tt.label = secc.last_request

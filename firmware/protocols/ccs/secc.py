@@ -10,7 +10,8 @@ port objects it is given (both polled, neither blocks). MicroPython-compatible.
 cfg keys: protocols (order, names of sap.PROTOCOLS; default din, iso2, iso20dc, of which
 this build implements din), ev_priority (bool), profile ("auto" or a name in profiles.py),
 evse_id (bytes), stop_after_loops (int or 0: user stop after that many CurrentDemand
-loops, for tests and the CLI's bounded sessions), session_id_fn (callable -> 8 bytes).
+loops, for tests and the CLI's bounded sessions), session_id_fn (callable -> 8 bytes),
+soc_floor (%, overrides the profile's).
 
 One V2G connection at a time: a second connection while one is active is closed.
 A V2GTP header error or an EXI that does not decode ends the session (the connection is
@@ -162,6 +163,7 @@ class Secc:
                 return
             c.proto = proto
             prof = profiles.recognise(offered) if self.profile_name == "auto" else profiles.get(self.profile_name)
+            prof = self._override(prof)
             sid = self._sid() if self._sid is not None else None
             c.core = din_dc.DinSecc(self.port, prof, self.cfg, sid)
             self.log.append((now, "SAP: %s chosen from %s, profile %s" % (proto, offered, prof["name"])))
@@ -179,13 +181,20 @@ class Secc:
         res = core.request(msg, now)
         if self.profile_name == "auto" and core.counts.get("SessionSetupReq") == 1 and core.state == din_dc.WAIT_SERVICE_DISCOVERY \
                 and core.profile["name"] == "generic":
-            core.profile = profiles.recognise(c.offered, None, core.ev["evccid"])
+            core.profile = self._override(profiles.recognise(c.offered, None, core.ev["evccid"]))
         if self.stop_after_loops and core.cd_count >= self.stop_after_loops:
             core.stop("loop-count")
         if res is not None:
             self._send(c, res, now)
         if core.ended and c.ended_at is None:
             c.ended_at = now
+
+    def _override(self, prof):
+        """Site settings over the car profile (cfg "soc_floor")."""
+        if self.cfg.get("soc_floor") is not None:
+            prof = dict(prof)
+            prof["soc_floor"] = self.cfg["soc_floor"]
+        return prof
 
     def _send(self, c, res, now):
         self._send_exi(c, c.proto, res, now)

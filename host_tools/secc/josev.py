@@ -1,0 +1,67 @@
+"""Run Josev's EVCC (PyPI iso15118 in build/josev-venv) against `v2xbox secc` inside a
+fresh network-namespace pair (root only). Shared by the interop tests and `make bench`."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from host_tools.secc.netns import NetnsPair
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+JOSEV_PY = os.path.join(ROOT, "build", "josev-venv", "bin", "python")
+V2XBOX = [sys.executable, "-m", "host_tools.cli"]
+
+
+class InteropError(Exception):
+    pass
+
+
+def check_env():
+    if os.geteuid() != 0:
+        raise InteropError("the SECC interop run creates network namespaces: run it as root (CI does)")
+    if not os.path.exists(JOSEV_PY):
+        raise InteropError("build/josev-venv missing: run `make setup`")
+
+
+def run_din_session(workdir=None, loops=12, secc_args=(), timeout_s=75):
+    """One Josev DIN DC session against v2xbox secc. Returns (session record, Josev log text)."""
+    check_env()
+    workdir = workdir or tempfile.mkdtemp(prefix="v2x-josev-")
+    cfg = {"supportedProtocols": ["DIN_SPEC_70121"], "energyTransferMode": "DC_extended",
+           "isCertInstallNeeded": False, "useTls": False, "chargeLoopCycle": loops, "sdpRetryCycles": 1}
+    cfg_path = os.path.join(workdir, "evcc.json")
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f)
+    log_path = os.path.join(workdir, "josev.log")
+    with NetnsPair("v2xj%d" % (os.getpid() % 10000)) as ns:
+        box = ns.popen_box(V2XBOX + ["secc", "--iface", ns.box_if, "--sessions", "1", "--timeout", str(timeout_s - 15)]
+                           + list(secc_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        line = box.stderr.readline()       # the SECC listens before the car starts looking for it
+        if "listening" not in line:
+            raise InteropError("SECC did not start: " + line + box.stderr.read())
+        env = dict(os.environ, NETWORK_INTERFACE=ns.ev_if, LOG_LEVEL="INFO", MESSAGE_LOG_JSON="false",
+                   MESSAGE_LOG_EXI="false")
+        with open(log_path, "w") as f:
+            ev = ns.popen_ev([JOSEV_PY, "-m", "iso15118.evcc.main", cfg_path], stdout=f,
+                             stderr=subprocess.STDOUT, env=env, cwd=workdir)
+            try:
+                out, err = box.communicate(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                box.kill()
+                out, err = box.communicate()
+            finally:
+                ev.terminate()
+                try:
+                    ev.wait(5)
+                except subprocess.TimeoutExpired:
+                    ev.kill()
+                    ev.wait(5)
+    with open(log_path) as f:
+        text = f.read()
+    if box.returncode != 0:
+        raise InteropError("SECC rc %s\n%s\n--- josev ---\n%s" % (box.returncode, err, text[-4000:]))
+    recs = [json.loads(x) for x in out.splitlines() if x.strip()]
+    if len(recs) != 1:
+        raise InteropError("expected one session record, got:\n" + out)
+    return recs[0], text
