@@ -1,7 +1,7 @@
 """Protocol adapter: the CHAdeMO charger core <-> the session and the real
 safety supervisor. Sans-IO (pins through the HAL's role table only).
 
-The core asks, the safety side decides (firmware/chademo/charger.py):
+The core asks, the safety side decides (firmware/protocols/chademo/charger.py):
   d1, lock    signal-line outputs, granted once driven (lock: LOCK_FB agrees)
   d2          lets the car close its contactors: driven only with the inlet
               below 20 V and no trip/lockout latched; dropped at once on a trip
@@ -18,11 +18,11 @@ Vehicle data from the CHAdeMO frames go into Meas every tick.
 from micropython import const
 
 from firmware.can.gen import chademo
-from firmware.chademo import charger as ch
+from firmware.protocols.chademo import charger as ch
 from firmware.hal import pins
 from firmware.safety import faults as fl
 from firmware.safety import supervisor as sv
-from firmware.session import table as T
+from firmware.charging import table as T
 
 D2_MAX_INLET_V = const(20)      # chademo-can.md s6 #7: d2 only with (about) 0 V on the inlet
 

@@ -13,8 +13,8 @@ from firmware.safety import faults as fl
 from firmware.safety.config import Config
 from firmware.safety.io import SafetyIo
 from firmware.safety.supervisor import Meas, Supervisor
-from firmware.session import table as T
-from firmware.session.engine import Session
+from firmware.charging import table as T
+from firmware.charging.engine import Session
 
 # Flash partition of the safety side (team, 4 KiB sectors): config in 0-1,
 # DTC journal in 2-5. The lead's partition map is authoritative if it moves.
