@@ -24,11 +24,21 @@ def check_env():
         raise InteropError("build/josev-venv missing: run `make setup`")
 
 
+JOSEV_PROTOCOLS = {"din": "DIN_SPEC_70121", "iso2": "ISO_15118_2"}
+
+
 def run_din_session(workdir=None, loops=12, secc_args=(), timeout_s=75):
     """One Josev DIN DC session against v2xbox secc. Returns (session record, Josev log text)."""
+    return run_session("din", workdir, loops, secc_args, timeout_s)
+
+
+def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75):
+    """One Josev DC session (proto: din or iso2) against v2xbox secc offering only that protocol.
+    Returns (session record, Josev log text)."""
     check_env()
     workdir = workdir or tempfile.mkdtemp(prefix="v2x-josev-")
-    cfg = {"supportedProtocols": ["DIN_SPEC_70121"], "energyTransferMode": "DC_extended",
+    secc_args = ("--protocols", proto) + tuple(secc_args)
+    cfg = {"supportedProtocols": [JOSEV_PROTOCOLS[proto]], "energyTransferMode": "DC_extended",
            "isCertInstallNeeded": False, "useTls": False, "chargeLoopCycle": loops, "sdpRetryCycles": 1}
     cfg_path = os.path.join(workdir, "evcc.json")
     with open(cfg_path, "w") as f:
@@ -40,7 +50,7 @@ def run_din_session(workdir=None, loops=12, secc_args=(), timeout_s=75):
         line = box.stderr.readline()       # the SECC listens before the car starts looking for it
         if "listening" not in line:
             raise InteropError("SECC did not start: " + line + box.stderr.read())
-        env = dict(os.environ, NETWORK_INTERFACE=ns.ev_if, LOG_LEVEL="INFO", MESSAGE_LOG_JSON="false",
+        env = dict(os.environ, PYTHONUNBUFFERED="1", NETWORK_INTERFACE=ns.ev_if, LOG_LEVEL="INFO", MESSAGE_LOG_JSON="false",
                    MESSAGE_LOG_EXI="false")
         with open(log_path, "w") as f:
             ev = ns.popen_ev([JOSEV_PY, "-m", "iso15118.evcc.main", cfg_path], stdout=f,

@@ -35,3 +35,21 @@ def test_soc_floor_stops_josevs_low_soc_car_in_order(tmp_path):
     assert [n for n, _c in rec["requests"]] == DIN_ORDER, rec
     assert rec["ended"] == "session stop"
     assert "Communication session stopped successfully" in log
+
+
+ISO2_ORDER = ["SessionSetupReq", "ServiceDiscoveryReq", "PaymentServiceSelectionReq", "AuthorizationReq",
+              "ChargeParameterDiscoveryReq", "CableCheckReq", "PreChargeReq", "PowerDeliveryReq", "CurrentDemandReq",
+              "PowerDeliveryReq", "WeldingDetectionReq", "SessionStopReq"]
+
+
+def test_josev_evcc_completes_an_iso15118_2_dc_session(tmp_path):
+    t0 = time.monotonic()
+    rec, log = josev.run_session("iso2", str(tmp_path), loops=12, secc_args=("--soc-floor", "0"))
+    assert time.monotonic() - t0 < 60
+    assert rec["protocol"] == "iso2"
+    assert [n for n, _c in rec["requests"]] == ISO2_ORDER, rec
+    assert rec["current_demand_loops"] >= 10
+    assert rec["ended"] == "session stop", rec
+    # Josev's ISO-2 EVCC logs its normal end (SessionStopRes OK after ChargingSession Terminate) so
+    assert "SessionStopRes received" in log and "Reason: Communication session terminated" in log, log[-3000:]
+    assert "FAILED" not in log

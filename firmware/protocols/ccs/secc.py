@@ -8,7 +8,7 @@ port objects it is given (both polled, neither blocks). MicroPython-compatible.
     secc.records                 # one dict per finished session (the CLI prints them as JSON)
 
 cfg keys: protocols (order, names of sap.PROTOCOLS; default din, iso2, iso20dc, of which
-this build implements din), ev_priority (bool), profile ("auto" or a name in profiles.py),
+this build implements din and iso2), ev_priority (bool), profile ("auto" or a name in profiles.py),
 evse_id (bytes), stop_after_loops (int or 0: user stop after that many CurrentDemand
 loops, for tests and the CLI's bounded sessions), session_id_fn (callable -> 8 bytes),
 soc_floor (%, overrides the profile's).
@@ -19,9 +19,11 @@ closed and the port told to stop); the reason goes into the session record.
 """
 from firmware.protocols.ccs import profiles, sap, sdp, v2gtp
 from firmware.protocols.ccs.din import dc as din_dc
+from firmware.protocols.ccs.iso2 import dc as iso2_dc
 from firmware.v2g.exi import EXIError, codec_for
 
-IMPLEMENTED = ("din",)
+IMPLEMENTED = ("din", "iso2")
+CORES = {"din": din_dc.DinSecc, "iso2": iso2_dc.Iso2Secc}
 SESSION_STOP_LINGER_MS = 5000   # close TCP if the EV does not, after SessionStopRes ([V2G20-1643]: 5 s)
 SAP_TIMEOUT_MS = 20000          # V2G_EVCC_CommunicationSetup_Timeout 20 s (sheet §6)
 
@@ -165,7 +167,7 @@ class Secc:
             prof = profiles.recognise(offered) if self.profile_name == "auto" else profiles.get(self.profile_name)
             prof = self._override(prof)
             sid = self._sid() if self._sid is not None else None
-            c.core = din_dc.DinSecc(self.port, prof, self.cfg, sid)
+            c.core = CORES[proto](self.port, prof, self.cfg, sid)
             self.log.append((now, "SAP: %s chosen from %s, profile %s" % (proto, offered, prof["name"])))
             return
         codec = codec_for(c.proto)

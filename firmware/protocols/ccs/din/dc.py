@@ -86,6 +86,9 @@ def val(p, default=None):
 
 
 class DinSecc:
+    STATES = STATES
+    HANDLERS = {}      # filled below the class (request name -> handler)
+
     def __init__(self, port, profile, cfg=None, session_id=None):
         cfg = cfg or {}
         self.port = port
@@ -176,7 +179,7 @@ class DinSecc:
         self.pending = None
         self._count(name, now)
         res_name = name[:-3] + "Res"
-        if name not in STATES[self.state]:
+        if name not in self.STATES[self.state]:
             # [V2G-DC-390] request not expected in this state
             return self._fail(res_name, "FAILED_SequenceError", "sequence error: %s in %s" % (
                 name, STATE_NAMES[self.state]), now)
@@ -222,7 +225,7 @@ class DinSecc:
         return {"V2G_Message": {"Header": {"SessionID": self.session_id}, "Body": {res_name: body}}}
 
     def _fail(self, res_name, code, reason, now):
-        body = _failed_body(res_name, code, self)
+        body = self.failed_body(res_name, code)
         self._end(reason, now)                      # [V2G-DC-665] send, then terminate
         return self._msg(res_name, body, now)
 
@@ -235,7 +238,7 @@ class DinSecc:
 
     def _run(self, name, body, now):
         self._cur_res = name[:-3] + "Res"
-        h = _HANDLERS[name]
+        h = self.HANDLERS[name]
         r = h(self, body, now)
         if r is None:
             if self.pending is None:
@@ -453,7 +456,10 @@ class DinSecc:
         """A handler's FAILED answer: the full response body with `code`, then the session ends."""
         name = self._cur_res
         self._end(reason, now)
-        return _failed_body(name, code, self)
+        return self.failed_body(name, code)
+
+    def failed_body(self, res_name, code):
+        return _failed_body(res_name, code, self)
 
 
 def _schedule(pmax):
@@ -506,7 +512,7 @@ def _failed_body(res_name, code, s):
     return body
 
 
-_HANDLERS = {
+DinSecc.HANDLERS = {
     "SessionSetupReq": DinSecc.session_setup,
     "ServiceDiscoveryReq": DinSecc.service_discovery,
     "ServicePaymentSelectionReq": DinSecc.payment_selection,
