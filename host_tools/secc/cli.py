@@ -36,6 +36,8 @@ def add_parser(subparsers):
                    help="answer EVSE_Shutdown after this many CurrentDemand loops (0: the car decides)")
     p.add_argument("--soc-floor", type=int, default=None,
                    help="stop the discharge at this EVRESSSOC, %% (default: the car profile's, 20)")
+    p.add_argument("--j2847", choices=("V2H", "V2G"), default=None,
+                   help="ISO 15118-2: offer the SAE J2847/2 value-added service (negative limits, minimum SoC)")
     p.add_argument("--tcp-port", type=int, default=0, help="TCP port (0: any free port)")
     p.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (0: never)")
     p.add_argument("--load-w", type=float, default=3600.0, help="simulated AC load, W")
@@ -107,7 +109,7 @@ def run(args):
         return 2
     port = P.SimPort(load_w=args.load_w)
     cfg = {"protocols": protos, "ev_priority": args.ev_priority, "profile": args.profile,
-           "stop_after_loops": args.loops, "soc_floor": args.soc_floor, "session_id_fn": lambda: os.urandom(8)}
+           "stop_after_loops": args.loops, "soc_floor": args.soc_floor, "j2847": args.j2847, "session_id_fn": lambda: os.urandom(8)}
     tt = TimedTransport(t)
     secc = Secc(tt, port, cfg)
     tt.label = secc.last_request
