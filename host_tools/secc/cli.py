@@ -1,6 +1,6 @@
 """`v2xbox secc`: the box firmware's SECC on CPython, on a network interface.
 
-    v2xbox secc --iface veth-box [--protocols din] [--transport kernel] [--sessions N]
+    v2xbox secc --iface veth-box [--protocols din,iso2,iso20dc] [--transport kernel] [--sessions N]
                 [--profile auto|NAME] [--loops N] [--timeout S]
 
 Runs the firmware SECC core (firmware/protocols/ccs/secc.py) with the kernel-socket
@@ -22,7 +22,7 @@ from firmware.protocols.ccs.secc import IMPLEMENTED, Secc
 
 
 def add_parser(subparsers):
-    p = subparsers.add_parser("secc", help="run the box's SECC (DIN 70121 DC) on a network interface, "
+    p = subparsers.add_parser("secc", help="run the box's SECC (DIN 70121 / ISO 15118-2 / -20 DC) on an interface, "
                                            "simulated power stage; one JSON line per session")
     p.add_argument("--iface", required=True, help="interface with an fe80:: address (e.g. a veth end)")
     p.add_argument("--protocols", default="din",
@@ -38,6 +38,8 @@ def add_parser(subparsers):
                    help="stop the discharge at this EVRESSSOC, %% (default: the car profile's, 20)")
     p.add_argument("--j2847", choices=("V2H", "V2G"), default=None,
                    help="ISO 15118-2: offer the SAE J2847/2 value-added service (negative limits, minimum SoC)")
+    p.add_argument("--iso20-control", choices=("dynamic", "scheduled"), default="dynamic",
+                   help="ISO 15118-20: ControlMode of the offered DC / DC_BPT parameter sets")
     p.add_argument("--tcp-port", type=int, default=0, help="TCP port (0: any free port)")
     p.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (0: never)")
     p.add_argument("--load-w", type=float, default=3600.0, help="simulated AC load, W")
@@ -109,7 +111,7 @@ def run(args):
         return 2
     port = P.SimPort(load_w=args.load_w)
     cfg = {"protocols": protos, "ev_priority": args.ev_priority, "profile": args.profile,
-           "stop_after_loops": args.loops, "soc_floor": args.soc_floor, "j2847": args.j2847, "session_id_fn": lambda: os.urandom(8)}
+           "stop_after_loops": args.loops, "soc_floor": args.soc_floor, "j2847": args.j2847, "iso20_control": args.iso20_control, "session_id_fn": lambda: os.urandom(8)}
     tt = TimedTransport(t)
     secc = Secc(tt, port, cfg)
     tt.label = secc.last_request
@@ -131,7 +133,7 @@ def run(args):
             secc.step(now)
             while len(secc.records) > done:
                 rec = dict(secc.records[done])
-                cd = [ms for name, ms in tt.times if name == "CurrentDemandReq"]
+                cd = [ms for name, ms in tt.times if name in ("CurrentDemandReq", "DC_ChargeLoopReq")]
                 rec["currentdemand_response_ms_p50"] = _pct(cd, 0.5)
                 rec["currentdemand_response_ms_p99"] = _pct(cd, 0.99)
                 rec["currentdemand_response_ms_max"] = round(max(cd), 3) if cd else None

@@ -11,6 +11,8 @@ from host_tools.secc.netns import NetnsPair
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 JOSEV_PY = os.path.join(ROOT, "build", "josev-venv", "bin", "python")
 V2XBOX = [sys.executable, "-m", "host_tools.cli"]
+# Josev's EVCC with its own simulated EV, only the -20 DC voltages made real (see the script)
+JOSEV_EV = os.path.join(ROOT, "hil", "ccs", "evcc", "josev_ev.py")
 
 
 class InteropError(Exception):
@@ -24,7 +26,7 @@ def check_env():
         raise InteropError("build/josev-venv missing: run `make setup`")
 
 
-JOSEV_PROTOCOLS = {"din": "DIN_SPEC_70121", "iso2": "ISO_15118_2"}
+JOSEV_PROTOCOLS = {"din": "DIN_SPEC_70121", "iso2": "ISO_15118_2", "iso20dc": "ISO_15118_20_DC"}
 
 
 def run_din_session(workdir=None, loops=12, secc_args=(), timeout_s=75):
@@ -32,7 +34,7 @@ def run_din_session(workdir=None, loops=12, secc_args=(), timeout_s=75):
     return run_session("din", workdir, loops, secc_args, timeout_s)
 
 
-def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75):
+def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, services=None):
     """One Josev DC session (proto: din or iso2) against v2xbox secc offering only that protocol.
     Returns (session record, Josev log text)."""
     check_env()
@@ -40,6 +42,8 @@ def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75):
     secc_args = ("--protocols", proto) + tuple(secc_args)
     cfg = {"supportedProtocols": [JOSEV_PROTOCOLS[proto]], "energyTransferMode": "DC_extended",
            "isCertInstallNeeded": False, "useTls": False, "chargeLoopCycle": loops, "sdpRetryCycles": 1}
+    if services:
+        cfg["supportedEnergyServices"] = list(services)
     cfg_path = os.path.join(workdir, "evcc.json")
     with open(cfg_path, "w") as f:
         json.dump(cfg, f)
@@ -53,7 +57,7 @@ def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75):
         env = dict(os.environ, PYTHONUNBUFFERED="1", NETWORK_INTERFACE=ns.ev_if, LOG_LEVEL="INFO", MESSAGE_LOG_JSON="false",
                    MESSAGE_LOG_EXI="false")
         with open(log_path, "w") as f:
-            ev = ns.popen_ev([JOSEV_PY, "-m", "iso15118.evcc.main", cfg_path], stdout=f,
+            ev = ns.popen_ev([JOSEV_PY, JOSEV_EV, cfg_path], stdout=f,
                              stderr=subprocess.STDOUT, env=env, cwd=workdir)
             try:
                 out, err = box.communicate(timeout=timeout_s)

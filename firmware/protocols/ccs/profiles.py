@@ -100,9 +100,18 @@ RECOGNISE = {
 }
 
 
-def recognise(namespaces=(), ev_max_v=None, evccid=b""):
+def _hexid(evccid):
+    """EVCCID as upper-case hex: bytes in DIN/ISO-2, a string in ISO 15118-20."""
+    if evccid is None:
+        return ""
+    if isinstance(evccid, (bytes, bytearray)):
+        return "".join("%02X" % b for b in evccid)
+    return "".join(ch for ch in str(evccid).upper() if ch != ":")
+
+
+def recognise(namespaces=(), ev_max_v=None, evccid=None):
     """The profile whose RECOGNISE rules match the car, else DEFAULT (merged dict)."""
-    hexid = "".join("%02X" % b for b in evccid) if evccid else ""
+    hexid = _hexid(evccid)
     for name in RECOGNISE:
         r = RECOGNISE[name]
         ok = False

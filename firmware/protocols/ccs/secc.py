@@ -8,7 +8,7 @@ port objects it is given (both polled, neither blocks). MicroPython-compatible.
     secc.records                 # one dict per finished session (the CLI prints them as JSON)
 
 cfg keys: protocols (order, names of sap.PROTOCOLS; default din, iso2, iso20dc, of which
-this build implements din and iso2), ev_priority (bool), profile ("auto" or a name in profiles.py),
+all three are implemented), ev_priority (bool), profile ("auto" or a name in profiles.py),
 evse_id (bytes), stop_after_loops (int or 0: user stop after that many CurrentDemand
 loops, for tests and the CLI's bounded sessions), session_id_fn (callable -> 8 bytes),
 soc_floor (%, overrides the profile's).
@@ -20,10 +20,12 @@ closed and the port told to stop); the reason goes into the session record.
 from firmware.protocols.ccs import profiles, sap, sdp, v2gtp
 from firmware.protocols.ccs.din import dc as din_dc
 from firmware.protocols.ccs.iso2 import dc as iso2_dc
+from firmware.protocols.ccs.iso20 import dc as iso20_dc
 from firmware.v2g.exi import EXIError, codec_for
 
-IMPLEMENTED = ("din", "iso2")
-CORES = {"din": din_dc.DinSecc, "iso2": iso2_dc.Iso2Secc}
+IMPLEMENTED = ("din", "iso2", "iso20dc")
+CORES = {"din": din_dc.DinSecc, "iso2": iso2_dc.Iso2Secc, "iso20dc": iso20_dc.Iso20Secc}
+_ISO20_TYPES = {"iso20": v2gtp.ISO20_MAIN, "iso20dc": v2gtp.ISO20_DC}
 SESSION_STOP_LINGER_MS = 5000   # close TCP if the EV does not, after SessionStopRes ([V2G20-1643]: 5 s)
 SAP_TIMEOUT_MS = 20000          # V2G_EVCC_CommunicationSetup_Timeout 20 s (sheet §6)
 
@@ -97,6 +99,7 @@ class Secc:
                 core.handle_timer(now)
                 if core.ended and c.ended_at is None:
                     c.ended_at = now
+                    self._record(c, core.end_reason, now)
             elif now - c.since > SAP_TIMEOUT_MS:
                 self._close(c, "no supportedAppProtocolReq", now)
         if c is not None and c.ended_at is not None and self.conn is c:
@@ -147,7 +150,13 @@ class Secc:
             self._close(c, "V2GTP: %s" % e, now)
 
     def _message(self, c, ptype, payload, now):
-        if ptype != v2gtp.EXI:
+        schema = c.proto
+        if c.proto == "iso20dc":
+            schema = "iso20" if ptype == v2gtp.ISO20_MAIN else "iso20dc" if ptype == v2gtp.ISO20_DC else None
+            if schema is None:
+                self._close(c, "unexpected V2GTP payload type 0x%04x for ISO 15118-20 DC" % ptype, now)
+                return
+        elif ptype != v2gtp.EXI:
             self._close(c, "unexpected V2GTP payload type 0x%04x" % ptype, now)
             return
         if c.proto is None:
@@ -170,7 +179,7 @@ class Secc:
             c.core = CORES[proto](self.port, prof, self.cfg, sid)
             self.log.append((now, "SAP: %s chosen from %s, profile %s" % (proto, offered, prof["name"])))
             return
-        codec = codec_for(c.proto)
+        codec = codec_for(schema)
         try:
             msg = codec.decode(payload)
         except EXIError as e:
@@ -190,6 +199,7 @@ class Secc:
             self._send(c, res, now)
         if core.ended and c.ended_at is None:
             c.ended_at = now
+            self._record(c, core.end_reason, now)
 
     def _override(self, prof):
         """Site settings over the car profile (cfg "soc_floor")."""
@@ -199,15 +209,20 @@ class Secc:
         return prof
 
     def _send(self, c, res, now):
+        if c.proto == "iso20dc":
+            for root in res:
+                schema = iso20_dc.schema_of(root)
+                self._send_exi(c, schema, res, now, _ISO20_TYPES[schema])
+            return
         self._send_exi(c, c.proto, res, now)
 
-    def _send_exi(self, c, schema, msg, now):
+    def _send_exi(self, c, schema, msg, now, ptype=v2gtp.EXI):
         try:
             data = codec_for(schema).encode(msg)
         except EXIError as e:    # a bug on our side: never send half a message
             self._close(c, "cannot encode response: %s" % e, now)
             return
-        self.t.send(c.cid, v2gtp.frame(v2gtp.EXI, data))
+        self.t.send(c.cid, v2gtp.frame(ptype, data))
 
     # ------------------------------------------------------------ ends
     def _close(self, c, reason, now):
@@ -222,6 +237,14 @@ class Secc:
         if core is not None and not core.ended:
             core._end(reason, now)
         self.port.stop()
+        self._record(c, reason, now)
+
+    def _record(self, c, reason, now):
+        """The session record, once per connection: when the session ends (the response to
+        SessionStop is out, or a FAILED one) or else when the connection goes."""
+        if c.record is not None:
+            return
+        core = c.core
         self._n += 1
         rec = {"session": self._n, "protocol": c.proto, "offered": c.offered,
                "profile": core.profile["name"] if core is not None else None,
@@ -233,4 +256,5 @@ class Secc:
                "duration_ms": now - c.since,
                "energy_wh": round(self.port.energy_wh(), 3),
                "exi_lenient": c.lenient}
+        c.record = rec
         self.records.append(rec)

@@ -165,14 +165,7 @@ class DinSecc:
         if self.ended:
             return None
         try:
-            v2g = msg["V2G_Message"]
-            hdr = v2g["Header"]
-            body = v2g["Body"]
-            name = None
-            for k in body:
-                name = k
-            if name is None or not name.endswith("Req"):
-                raise KeyError("no request in the body")
+            name, sid, content = self.split(msg)
         except (KeyError, TypeError):
             self._end("malformed request", now)
             return None
@@ -181,11 +174,22 @@ class DinSecc:
         res_name = name[:-3] + "Res"
         if name not in self.STATES[self.state]:
             # [V2G-DC-390] request not expected in this state
-            return self._fail(res_name, "FAILED_SequenceError", "sequence error: %s in %s" % (
-                name, STATE_NAMES[self.state]), now)
-        if name != "SessionSetupReq" and hdr.get("SessionID") != self.session_id:
+            return self._fail(res_name, "FAILED_SequenceError", "sequence error: %s in state %d" % (
+                name, self.state), now)
+        if name != "SessionSetupReq" and sid != self.session_id:
             return self._fail(res_name, "FAILED_UnknownSession", "unknown session", now)   # [V2G-DC-391]
-        return self._run(name, body[name], now)
+        return self._run(name, content, now)
+
+    def split(self, msg):
+        """(request name, SessionID, request content) of a decoded message; KeyError if none."""
+        v2g = msg["V2G_Message"]
+        body = v2g["Body"]
+        name = None
+        for k in body:
+            name = k
+        if name is None or not name.endswith("Req"):
+            raise KeyError("no request in the body")
+        return name, v2g["Header"].get("SessionID"), body[name]
 
     def poll(self, now):
         """A pending response when the port has caught up (or its deadline passed)."""
