@@ -1,5 +1,5 @@
 """Fault-injection matrix: every fault x every session state, in simulated
-time, through the real SafetyApp inside hil.safety_plant.
+time, through the real SafetyApp inside hil.rigs.safety.
 
 The expected reaction per cell is the specification (written from issue #5
 and the detection rules in docs/safety.md), not derived from the code:
@@ -20,7 +20,7 @@ from firmware.safety import dtc as D
 from firmware.safety import faults as fl
 from firmware.safety import limits as L
 from firmware.charging import table as T
-from hil.safety_plant import FAULTS, Plant
+from hil.rigs.safety import FAULTS, SafetyRig
 
 OBS_MS = 1500
 TICK = L.SUPERVISOR_PERIOD_MS
@@ -118,7 +118,7 @@ def prepare_states():
     """One plant snapshot per session state, taken one tick (+3 ms) after
     the state was entered (Supplying: once current flows)."""
     snaps = {}
-    p = Plant()
+    p = SafetyRig()
 
     def grab(p):
         s = p.app.session.state
@@ -146,17 +146,17 @@ def prepare_states():
         if T.READY_TO_UNPLUG in snaps:
             break
     # Fault: the protocol gives up during the handshake
-    f = Plant()
+    f = SafetyRig()
     f.plug()
     f.run(20)
     f.start()
     f.run(200)
-    f.app.session.post(T.EV_HANDSHAKE_FAIL)
+    f.app.session.post(T.EV_PROTOCOL_FAULT)
     f.run(TICK + 3)
     assert f.app.session.state == T.FAULT
     snaps[T.FAULT] = f
     # Lockout: a welded contactor, then (for the matrix) the plant repaired
-    lk = Plant()
+    lk = SafetyRig()
     lk.plug()
     lk.run(20)
     lk.inject("welded")

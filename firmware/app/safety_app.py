@@ -28,7 +28,7 @@ RESET_WATCHDOG = const(1)
 
 
 class SafetyApp:
-    def __init__(self, hal, reset_cause=RESET_POWER_ON):
+    def __init__(self, hal, reset_cause=RESET_POWER_ON, port=None):
         self.hal = hal
         now = hal.clock.now_ms()
         self.m = Meas()
@@ -36,7 +36,7 @@ class SafetyApp:
         self.config.load()
         c = self.config
         self.sup = Supervisor(c.soc_floor_pct, c.max_power_w, c.mode)
-        self.session = Session(now)
+        self.session = Session(now, port=port)
         self.io = SafetyIo(hal, self.sup)
         self.dtc = D.DtcStore(hal.flash, DTC_SECTOR, DTC_SECTORS)
         self.dtc.mount()
