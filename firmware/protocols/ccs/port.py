@@ -1,10 +1,10 @@
 """The charging-port verbs the SECC uses, and a simulated port. MicroPython-compatible.
 
-STOPGAP: the protocol-neutral charging port is issue 9's (firmware/charging/,
-not on main when this was written). The SECC talks to the box only through
-the verbs below, with the same meaning as that port's (cable check at V,
-precharge to V, close/open, current/power limits, stop; status back), so the
-integrator can map them one to one. The protocol asks, the safety
+The protocol-neutral charging port is issue 9's (firmware/charging/port.py,
+landed while this was written). The SECC talks to the box only through the
+verbs below, which map one to one onto that port; `ChargingPortVerbs` at the
+end of this module is that mapping (SimPort is the simulated box for the CLI,
+the rigs and the tests). The protocol asks, the safety
 supervisor decides: every request may be refused or lag, the SECC reads the
 outcome back from the status methods and never assumes it.
 
@@ -21,7 +21,7 @@ Status
     inlet_v()               measured inlet voltage, V
     current_a()             measured current, A, > 0 out of the car (discharge)
     isolation()             ISO_UNKNOWN (no result / test running / IMD paused),
-                            ISO_VALID, ISO_WARNING, ISO_FAULT
+                            ISO_VALID, IMD_WARNING, ISO_FAULT (ISO_* of firmware.charging.port)
     cable_check_done()      the test finished and the output is back below 60 V
     closed()                the box's contactors are closed (aux contacts agree)
     fault()                 0, or a box fault code (session must end)
@@ -30,10 +30,10 @@ Ratings (attributes): max_v, min_v, max_i, min_i, max_p, ripple_a
 """
 from micropython import const
 
-ISO_UNKNOWN = const(0)
-ISO_VALID = const(1)
-ISO_WARNING = const(2)
-ISO_FAULT = const(3)
+from firmware.charging import port as cport
+from firmware.charging.port import ISO_FAULT, ISO_UNKNOWN, ISO_VALID  # noqa: F401  (the one meaning of ISO_)
+
+IMD_WARNING = const(3)      # IMD below its warning threshold: DIN/ISO-2 "Warning" (the charging port has no such level)
 
 SAFE_V = const(60)          # IEC 61851-23: output below 60 V before CableCheck Finished / after the session
 PRECHARGE_MAX_A = const(2)  # DIN/ISO-2 PreCharge: EVTargetCurrent <= 2 A
@@ -186,3 +186,92 @@ class SimPort:
         else:
             # test finished or idle: the output is discharged (bleed resistor / active bleed)
             self._toward(0.0, self.bleed_rate if (self._bleed or self._tested) else 5.0, dt)
+
+
+class ChargingPortVerbs:
+    """The SECC's verbs on issue 9's protocol-neutral ChargingPort (firmware/charging/port.py).
+
+    Requests go into the port's request fields (the session and the supervisor decide);
+    status comes from the fields `ChargingPort.update` refreshes every tick. Mapping:
+        cable_check(v)      -> cp.cable_check(v)
+        precharge(v, a)     -> cp.precharge(v)          (the 2 A bound is the supervisor's)
+        close() / open()    -> cp.contactors(True / False)
+        limits(a, w)        -> cp.limits(a, w)
+        stop()              -> cp.contactors(False), cp.precharge(0), cp.stop(STOP_NORMAL)
+        bleed(on)           -> nothing: the session's DC_DISCHARGE intent bleeds the link
+        inlet_v/current_a   <- cp.v_present / cp.i_present
+        isolation()         <- cp.iso
+        cable_check_done()  <- a Valid result was seen and the inlet is back below 60 V
+        closed()            <- cp.closed;  fault() <- 1 if cp.tripped
+        energy_wh()         <- integrated in step(now) from v_present * i_present
+    Ratings (max_v ...) are the box's configuration, given here.
+    """
+
+    def __init__(self, cp, max_v=500.0, min_v=150.0, max_i=32.0, max_p=11000.0, ripple_a=1.0):
+        self.cp = cp
+        self.max_v = max_v
+        self.min_v = min_v
+        self.max_i = max_i
+        self.min_i = 0.0
+        self.max_p = max_p
+        self.ripple_a = ripple_a
+        self._valid_seen = False
+        self._checking = False
+        self._wh = 0.0
+        self._t = None
+
+    def cable_check(self, volts):
+        self._checking = volts > 0
+        if volts > 0:
+            self._valid_seen = False
+        self.cp.cable_check(volts)
+
+    def precharge(self, volts, amps):
+        self.cp.precharge(volts)
+
+    def close(self):
+        self.cp.contactors(True)
+
+    def open(self):
+        self.cp.contactors(False)
+
+    def limits(self, amps, watts):
+        self.cp.limits(amps, watts)
+
+    def bleed(self, on):
+        pass
+
+    def stop(self):
+        cp = self.cp
+        cp.contactors(False)
+        cp.precharge(0)
+        cp.stop(cport.STOP_NORMAL)
+
+    def inlet_v(self):
+        return self.cp.v_present
+
+    def current_a(self):
+        return self.cp.i_present
+
+    def isolation(self):
+        iso = self.cp.iso
+        if iso == ISO_VALID:
+            self._valid_seen = True
+        return iso
+
+    def cable_check_done(self):
+        return self._valid_seen and not self._checking and self.cp.v_present < SAFE_V
+
+    def closed(self):
+        return self.cp.closed
+
+    def fault(self):
+        return 1 if self.cp.tripped else 0
+
+    def energy_wh(self):
+        return self._wh
+
+    def step(self, now):
+        if self._t is not None and now > self._t:
+            self._wh += self.cp.v_present * self.cp.i_present * (now - self._t) / 3600000.0
+        self._t = now

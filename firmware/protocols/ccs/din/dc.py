@@ -122,7 +122,7 @@ class DinSecc:
         st = {}
         if iso == P.ISO_FAULT:
             st["EVSEIsolationStatus"] = "Fault"
-        elif iso == P.ISO_WARNING:
+        elif iso == P.IMD_WARNING:
             st["EVSEIsolationStatus"] = "Warning"
         elif iso == P.ISO_VALID or (self.iso_valid_seen and self.profile.get("isolation_hold", True)):
             st["EVSEIsolationStatus"] = "Valid"
@@ -318,7 +318,7 @@ class DinSecc:
         if iso == P.ISO_FAULT:
             port.cable_check(0)
             return self._fail_body("FAILED", "isolation fault in CableCheck", now)
-        if iso in (P.ISO_VALID, P.ISO_WARNING):
+        if iso in (P.ISO_VALID, P.IMD_WARNING):
             self.iso_valid_seen = True
             port.cable_check(0)      # end the test: output below 60 V before Finished (IEC 61851-23)
         if self.iso_valid_seen and port.cable_check_done():
