@@ -6,28 +6,20 @@ from firmware.protocols.ccs.din import dc
 from firmware.protocols.ccs.secc import Secc
 from firmware.protocols.ccs.transport import MemoryTransport
 from firmware.v2g.exi import codec_for
+from tests.device import ccs_msgs as M
 
 SID = b"\x11\x22\x33\x44\x55\x66\x77\x88"
 DIN_NS = "urn:din:70121:2012:MsgDef"
 TESLA_NS = "urn:tesla:din:2018:MsgDef"
 
 
-def _pv(v, unit):
-    return {"Multiplier": 0, "Unit": unit, "Value": v}
-
-
-def _st(soc=60):
-    return {"EVReady": True, "EVErrorCode": "NO_ERROR", "EVRESSSOC": soc}
+_pv = M.pv
+_st = M.ev_status
+_body = M.body
 
 
 def _req(name, body, sid=SID):
-    return {"V2G_Message": {"Header": {"SessionID": sid}, "Body": {name: body}}}
-
-
-def _body(res):
-    b = res["V2G_Message"]["Body"]
-    for k in b:
-        return k, b[k]
+    return M.req(name, body, sid)
 
 
 CPD = {"EVRequestedEnergyTransferType": "DC_extended",

@@ -6,26 +6,18 @@ from firmware.protocols.ccs import profiles
 from firmware.protocols.ccs.din import dc as din
 from firmware.protocols.ccs.iso2 import dc
 from firmware.v2g.exi import codec_for
+from tests.device import ccs_msgs as M
 
 SID = b"\x01\x02\x03\x04\x05\x06\x07\x08"
 
 
-def _pv(v, unit):
-    return {"Multiplier": 0, "Unit": unit, "Value": v}
-
-
-def _st(soc=60):
-    return {"EVReady": True, "EVErrorCode": "NO_ERROR", "EVRESSSOC": soc}
+_pv = M.pv
+_st = M.ev_status
+_body = M.body
 
 
 def _req(name, body, sid=SID):
-    return {"V2G_Message": {"Header": {"SessionID": sid}, "Body": {name: body}}}
-
-
-def _body(res):
-    b = res["V2G_Message"]["Body"]
-    for k in b:
-        return k, b[k]
+    return M.req(name, body, sid)
 
 
 CPD = {"RequestedEnergyTransferMode": "DC_extended",

@@ -5,18 +5,15 @@ from firmware.charging import port as cport
 from firmware.protocols.ccs import port as P
 from firmware.protocols.ccs import profiles
 from firmware.protocols.ccs.din import dc
+from tests.device import ccs_msgs as M
+
+
+_pv = M.pv
+_st = M.ev_status
 
 
 def _req(name, body):
-    return {"V2G_Message": {"Header": {"SessionID": b"\x01" * 8}, "Body": {name: body}}}
-
-
-def _st():
-    return {"EVReady": True, "EVErrorCode": "NO_ERROR", "EVRESSSOC": 60}
-
-
-def _pv(v, u):
-    return {"Multiplier": 0, "Unit": u, "Value": v}
+    return M.req(name, body, b"\x01" * 8)
 
 
 def test_din_core_on_the_charging_port():
