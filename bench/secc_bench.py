@@ -31,8 +31,22 @@ def collect():
     out["secc.profiles_total"] = {"value": len(runs), "unit": "profiles"}
 
     from host_tools.secc import josev
-    rec, _log = josev.run_din_session(loops=40, secc_args=("--soc-floor", "0"))
+    rec, log = josev.run_din_session(loops=40, secc_args=("--soc-floor", "0"))
     out["secc.currentdemand_response_ms_p50"] = {"value": rec["currentdemand_response_ms_p50"], "unit": "ms"}
     out["secc.currentdemand_response_ms_p99"] = {"value": rec["currentdemand_response_ms_p99"], "unit": "ms"}
     out["secc.josev_session_currentdemand_loops"] = {"value": rec["current_demand_loops"], "unit": "loops"}
+    # the same Josev EVCC, same run, timing both SECCs from its side (request sent -> response received)
+    ours = josev.roundtrips_ms(log)
+    theirs_log = josev.run_josev_secc_session(loops=40)
+    theirs = josev.roundtrips_ms(theirs_log)
+    out["secc.evcc_roundtrip_currentdemand_ms_p99"] = {"value": _p99(ours), "unit": "ms"}
+    out["secc.josev_secc_evcc_roundtrip_currentdemand_ms_p99"] = {"value": _p99(theirs), "unit": "ms"}
+    out["secc.josev_secc_currentdemand_loops_before_end"] = {"value": len(theirs), "unit": "loops"}
     return out
+
+
+def _p99(xs):
+    if not xs:
+        return -1
+    s = sorted(xs)
+    return round(s[min(len(s) - 1, int(0.99 * (len(s) - 1) + 0.5))], 1)

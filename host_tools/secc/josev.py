@@ -79,3 +79,56 @@ def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, servi
     if len(recs) != 1:
         raise InteropError("expected one session record, got:\n" + out)
     return recs[0], text
+
+
+def roundtrips_ms(log_text, msg="CurrentDemand"):
+    """EVCC-side round trips (ms) from a Josev EVCC log: 'Sent <msg>Req' to the next
+    '<msg>Res received' (both logged by the EVCC, so both SECCs are timed the same way)."""
+    import datetime
+    out = []
+    sent = None
+    for line in log_text.splitlines():
+        if "Sent %sReq" % msg in line or "%sRes received" % msg in line:
+            try:
+                stamp = " ".join(line.split(" - ")[0].split()[1:3])
+                t = datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f").timestamp() * 1000.0
+            except (ValueError, IndexError):
+                continue
+            if "Sent" in line:
+                sent = t
+            elif sent is not None:
+                out.append(t - sent)
+                sent = None
+    return out
+
+
+def run_josev_secc_session(workdir=None, loops=40, timeout_s=75):
+    """Josev's own SECC (simulated EVSE) against the same EVCC as run_session, DIN DC.
+    Returns the EVCC log text (the SECC's own log is beside it in workdir)."""
+    import time
+    check_env()
+    workdir = workdir or tempfile.mkdtemp(prefix="v2x-josev-secc-")
+    cfg = {"supportedProtocols": ["DIN_SPEC_70121"], "energyTransferMode": "DC_extended",
+           "isCertInstallNeeded": False, "useTls": False, "chargeLoopCycle": loops, "sdpRetryCycles": 3}
+    cfg_path = os.path.join(workdir, "evcc.json")
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f)
+    ev_log = os.path.join(workdir, "josev-evcc.log")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PROTOCOLS="DIN_SPEC_70121", LOG_LEVEL="INFO",
+               MESSAGE_LOG_JSON="false", MESSAGE_LOG_EXI="false")
+    with NetnsPair("v2xs%d" % (os.getpid() % 10000)) as ns:
+        with open(os.path.join(workdir, "josev-secc.log"), "w") as sf, open(ev_log, "w") as ef:
+            ns.popen_box([JOSEV_PY, "-m", "iso15118.secc.main"], stdout=sf, stderr=subprocess.STDOUT,
+                         env=dict(env, NETWORK_INTERFACE=ns.box_if), cwd=workdir)
+            time.sleep(4)       # the JVM and the SDP server come up
+            ns.popen_ev([JOSEV_PY, JOSEV_EV, cfg_path], stdout=ef, stderr=subprocess.STDOUT,
+                        env=dict(env, NETWORK_INTERFACE=ns.ev_if), cwd=workdir)
+            end = time.monotonic() + timeout_s
+            while time.monotonic() < end:
+                time.sleep(0.5)
+                with open(ev_log) as f:
+                    text = f.read()
+                if "SessionStopRes received" in text or "Reason:" in text:
+                    break
+    with open(ev_log) as f:
+        return f.read()
