@@ -17,6 +17,7 @@ $(BUILD)/.sys.stamp:
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm  >/dev/null || missing="$$missing npm"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v ip   >/dev/null || missing="$$missing iproute2"; \
 	[ -f /usr/share/java/javax.mail.jar ] || missing="$$missing libmail-java"; \
 	$(PY) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
@@ -66,7 +67,7 @@ JOSEV_VENV := $(BUILD)/josev-venv
 $(JOSEV_VENV)/.stamp: tools/exigen/josev-constraints.txt $(BUILD)/.sys.stamp
 	rm -rf $(JOSEV_VENV)
 	$(PY) -m venv $(JOSEV_VENV)
-	$(JOSEV_VENV)/bin/python -m pip install -q -c tools/exigen/josev-constraints.txt iso15118
+	$(JOSEV_VENV)/bin/python -m pip install -q -c tools/exigen/josev-constraints.txt iso15118 aiofile
 	@touch $@
 
 # ---------------------------------------------------------------- generated code

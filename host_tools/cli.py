@@ -6,9 +6,10 @@ import sys
 from host_tools import canlog, monitor, simcmd
 from host_tools.diag import cli as diag_cli
 from host_tools.exi import cli as exi_cli
+from host_tools.secc import cli as secc_cli
 from host_tools.v2g import cli as v2g_cli
 
-_MODULES = [monitor, simcmd, canlog, exi_cli, v2g_cli, diag_cli]
+_MODULES = [monitor, simcmd, canlog, exi_cli, v2g_cli, secc_cli, diag_cli]
 
 
 def build_parser():
