@@ -27,7 +27,7 @@ from firmware.hal import pins
 from firmware.hal.sim import make_sim_hal
 from firmware.charging import table as T
 from hil.vehicles.chademo_car import ChademoCar
-from inverter.plant.averaged import AveragedPlant, PlantInputs
+from inverter.plant.averaged import AC_V_RMS, AveragedPlant, PlantInputs
 
 
 class PowerStageSim(AveragedPlant):
