@@ -39,8 +39,10 @@ class BoxApp:
         self.heartbeat = Heartbeat(self)
         self._wdt_timeout_ms = wdt_timeout_ms
         self._busy_us = 0
-        self.discharge = discharge
+        self.discharge = discharge    # True: CHAdeMO power path; "ccs": CCS / NACS (firmware.app.ccs)
         self.power = None
+        self.v2g_transport = None     # discharge="ccs": the V2G transport (set before boot)
+        self.v2g_cfg = None           # discharge="ccs": Secc configuration
         self.diag_cfg = diag          # firmware.diag.box.DiagConfig: UDS on the service CAN
         self.diag = None
         self.reset_requested = 0      # set by UDS ECUReset; the main loop resets after the response
@@ -53,8 +55,12 @@ class BoxApp:
         self.service.add_tx(box.ID_BoxHeartbeat, box, self.heartbeat.values,
                             fill=self.heartbeat.fill, scaling=False)
         if self.discharge:
-            from firmware.app.discharge import Discharge   # the skeleton stays small without it
-            self.power = p = Discharge(hal, self.service)
+            if self.discharge == "ccs":
+                from firmware.app.ccs import CcsDischarge
+                self.power = p = CcsDischarge(hal, self.service, self.v2g_transport, self.v2g_cfg)
+            else:
+                from firmware.app.discharge import Discharge   # the skeleton stays small without it
+                self.power = p = Discharge(hal, self.service)
             self.sched.every(L.SUPERVISOR_PERIOD_MS, self._control, "control")
             self.sched.every(_PS_POLL_MS, p.ps.poll, "internal-can")
         else:

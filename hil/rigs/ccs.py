@@ -1,0 +1,212 @@
+"""The CCS / NACS discharge bench in simulated time: the REAL box firmware
+(BoxApp with discharge="ccs": SECC + charging port + session + SafetyApp +
+power-stage link + service status) on the sim HAL, with
+
+  V2G link      MemoryTransport: the scripted DIN EVCC (hil.ccs.evcc.din) on
+                its peer side (SLAC is not modelled: the car talks once it sees
+                the 5 % pilot);
+  pilot         the car's pilot circuit (hil.ccs.cp_car.DcCar): B at plug-in,
+                C after ChargeParameterDiscovery, B after PowerDelivery(stop);
+                its plateaus go to the firmware's pilot ADC edge;
+  car           the traction battery (inverter.plant.averaged.Battery) and the
+                car's contactors: closed when it sends PowerDeliveryReq(start),
+                opened after PowerDeliveryRes(stop) once the current is low
+                (or 1 s later: the car's own timeout);
+  internal CAN  PowerStageSim over the averaged plant (hil.rigs.discharge):
+                precharge / cable-check source through the diode, IMD, DC/DC,
+                inverter, AC load.
+
+    r = CcsRig(car={"loop_limit_ms": 20000}, cfg={"profile": "vw-meb"})
+    r.plug(); r.start()
+    r.run_until(lambda r: r.ev.done and r.state == T.READY_TO_UNPLUG, 120000)
+
+One step = 1 ms; the firmware runs its scheduler whenever a task is due.
+Nothing reads the wall clock.
+"""
+from firmware.app.box import BoxApp
+from firmware.charging import table as T
+from firmware.core.clock import SimClock
+from firmware.hal.sim import make_sim_hal
+from firmware.protocols.ccs.transport import MemoryTransport
+from hil.ccs.cp_car import DcCar
+from hil.ccs.evcc.din import DEFAULT_CAR, DinEvcc
+from hil.rigs.discharge import PowerStageSim
+from inverter.plant.averaged import Battery
+
+EVCC_TICK_MS = 5
+PILOT_SAMPLE_MS = 10
+CAR_OPEN_TIMEOUT_MS = 1000
+
+
+class CcsRig:
+    def __init__(self, car=None, cfg=None, load_w=3000.0, soc=60.0, capacity_kwh=40.0, clock=None):
+        self.clock = clock or SimClock()
+        self.hal = make_sim_hal(self.clock)
+        self.transport = MemoryTransport()
+        self.app = BoxApp(self.hal, discharge="ccs")
+        self.app.v2g_transport = self.transport
+        self.app.v2g_cfg = dict(cfg or {})
+        self.behaviour = dict(DEFAULT_CAR)
+        self.behaviour.update(car or {})
+        self.battery = Battery(v_at_soc=self.behaviour["battery_v"], soc=soc, capacity_kwh=capacity_kwh)
+        self.plant = PowerStageSim(self.hal, load_w)
+        self.pilot = DcCar()
+        self.ev = None               # the EVCC of the running V2G session
+        self.evs = []                # every EVCC, one per V2G session
+        self.car_closed = False
+        self._open_req_at = None
+        self.plugged = False
+        self.hooks = []
+        self.states = []             # (t_ms, session state) transitions
+        self.phases = []             # (t_ms, EVCC phase) transitions
+        self.max_p_ac = 0.0
+        self._booted = False
+
+    # ------------------------------------------------------------ user
+    def boot(self):
+        if not self._booted:
+            self.app.boot()
+            self._booted = True
+            self.states.append((self.now, self.state))
+
+    def plug(self, on=True):
+        self.plugged = on
+        if on:
+            self.pilot.plug_in()
+        else:
+            self.pilot.unplug()
+
+    def start(self):
+        self.app.start()
+
+    def stop(self):
+        self.app.stop()
+
+    def at(self, t_ms, fn):
+        self.hooks.append((t_ms, fn))
+
+    # ------------------------------------------------------------ views
+    @property
+    def now(self):
+        return self.clock.now_ms()
+
+    @property
+    def power(self):
+        return self.app.power
+
+    @property
+    def state(self):
+        return self.app.power.safety.session.state
+
+    def state_names(self):
+        return [T.STATE_NAMES[s] for _, s in self.states]
+
+    @property
+    def ac_energy_wh(self):
+        return self.plant.e_ac_wh
+
+    def records(self):
+        return self.app.power.secc.records
+
+    def pilot_out(self):
+        """(pwm_on, duty_pm, state_f) as the pilot output drives the line."""
+        pwm = self.hal.pwm["CP_PWM"]
+        if pwm.freq_hz > 0:
+            return True, pwm.duty_permille, False
+        return False, 0, pwm.duty_permille == 0
+
+    # ------------------------------------------------------------ the car
+    def _new_ev(self):
+        ev = DinEvcc(self.transport, self.behaviour, inlet_v=lambda: self.plant.v_inlet,
+                     current_a=lambda: self.plant.i)
+        self.ev = ev
+        self.evs.append(ev)
+        self.car_closed = False
+        self._open_req_at = None
+        self.pilot.s2 = None
+
+    def _car(self, now):
+        pwm_on, duty, _f = self.pilot_out()
+        ev = self.ev
+        if ev is None or ev.done:
+            # a car (re)starts its V2G session when the pilot shows 5 % again
+            if self.plugged and pwm_on and duty == 50 and (ev is None or not self._pwm_seen):
+                self._new_ev()
+                ev = self.ev
+            if not pwm_on:
+                self._pwm_seen = False
+        if ev is None:
+            return
+        if pwm_on:
+            self._pwm_seen = True
+        ev.soc = self.battery.soc
+        if now % EVCC_TICK_MS == 0 and not ev.done:
+            ev.step(now)
+        ph = ev.phase
+        if not self.phases or self.phases[-1][1] != ph:
+            self.phases.append((now, ph))
+        if ph in ("CableCheck", "PreCharge", "PowerDeliveryStart", "CurrentDemand"):
+            self.pilot.s2 = "C"
+        elif ph in ("WeldingDetection", "SessionStop"):
+            self.pilot.s2 = None
+        # the car's contactors
+        if ph in ("PowerDeliveryStart", "CurrentDemand") and not ev.done:
+            self.car_closed = True
+            self._open_req_at = None
+        elif self.car_closed:
+            if self._open_req_at is None:
+                self._open_req_at = now
+            if self.plant.i < 1.0 or now - self._open_req_at >= CAR_OPEN_TIMEOUT_MS:
+                self.car_closed = False
+
+    # ------------------------------------------------------------ simulation
+    def step(self):
+        self.boot()
+        now = self.now
+        for h in list(self.hooks):
+            if h[0] <= now:
+                self.hooks.remove(h)
+                h[1](self)
+        self._car(now)
+        plant = self.plant
+        plant.receive()
+        plant.step(now, self.car_closed, self.battery.ocv(), self.battery.r)
+        if self.car_closed:
+            self.battery.draw(plant.i, 1)
+        if now % PILOT_SAMPLE_MS == 0:
+            hi, lo = self.pilot.plateaus(*self.pilot_out())
+            self.app.power.pilot_sample(hi, lo, now)
+        while self.app.next_wake_ms() <= now:
+            self.app.step()
+        if now % 10 == 5:
+            self.app.power.safety.monitor(now)
+        self.hal.can["service"].drain()
+        if plant.p_ac > self.max_p_ac:
+            self.max_p_ac = plant.p_ac
+        st = self.state
+        if st != self.states[-1][1]:
+            self.states.append((now, st))
+        self.clock.advance(1)
+
+    def run(self, ms):
+        for _ in range(ms):
+            self.step()
+
+    def run_until(self, pred, max_ms):
+        for _ in range(max_ms):
+            if pred(self):
+                return True
+            self.step()
+        return pred(self)
+
+
+def run_session(car=None, cfg=None, max_ms=200000, **kw):
+    """Plug, start, run until the V2G session is over and the box has let go
+    (ReadyToUnplug, Fault, Lockout) or max_ms. Returns the rig."""
+    r = CcsRig(car, cfg, **kw)
+    r.plug()
+    r.run(300)                  # pilot debounce: the box sees the car (B)
+    r.start()
+    end = (T.READY_TO_UNPLUG, T.FAULT, T.LOCKOUT)
+    r.run_until(lambda r: r.ev is not None and r.ev.done and r.state in end and not r.power.active, max_ms)
+    return r
