@@ -108,6 +108,10 @@ class CcsRig:
     def records(self):
         return self.app.power.secc.records
 
+    def out_k(self):
+        g = self.hal.gpio
+        return (g["K_DC_POS"].level, g["K_DC_NEG"].level)
+
     def pilot_out(self):
         """(pwm_on, duty_pm, state_f) as the pilot output drives the line."""
         pwm = self.hal.pwm["CP_PWM"]
