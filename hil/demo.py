@@ -5,7 +5,9 @@ sim HAL) and the technician monitor as three separate processes, lets them
 run, then checks what the monitor decoded: the heartbeat must arrive at its
 DBC cycle time with a gap-free alive counter.
 
-Then the discharge scenario: the simulated box runs inside the discharge
+Then the NACS discharge (hil.ccs.nacs_demo: a Tesla-like car over DIN SPEC
+70121 against the real firmware's SECC, supervisor and plant, in simulated
+time, with its phase timeline), then the CHAdeMO discharge scenario: the simulated box runs inside the discharge
 bench (hil.rigs.discharge: simulated CHAdeMO car, power stage, 3 kW load) ten times
 faster than real time and plays a session (plug, start, supply, user stop,
 unplug) while the monitor decodes the service CAN. The demo prints the
@@ -20,6 +22,7 @@ import sys
 import threading
 import time
 
+from hil.ccs import nacs_demo   # NACS (Tesla-like over DIN) before CHAdeMO; simulated time
 from host_tools import benchbus, dbcs
 
 RUN_S = 4.0
@@ -51,8 +54,9 @@ def _bench():
 
 def main():
     rc = heartbeat_part()
+    rc1 = nacs_demo.main()
     rc2 = discharge_part()
-    return rc or rc2
+    return rc or rc1 or rc2
 
 
 def heartbeat_part():
