@@ -19,6 +19,18 @@ events, requests), the car's data into the port, SafetyApp.tick, port
 status, the pilot line. `pilot_sample(high_mv, low_mv, now)` is the edge of
 the pilot ADC (board: triggered inside each half of the 1 kHz wave).
 
+Session renewal (issue 11 item 5): when the car ends the V2G session on its
+own loop timer (PowerDelivery stop, SessionStop, the box never asked to
+stop) while the user still wants power, the box starts a new session on the
+same plug-in without user action, once the session is back in ReadyToUnplug:
+the pilot goes through state F for T_step_EF (4 s, cfg "renew_pilot": "ef";
+"x1": straight back to 5 % after the X1 the SessionStop left) so the car
+restarts SLAC and SDP. At most cfg "renew_max" renewals per plug-in (default
+RENEW_MAX), no two closer than cfg "renew_min_interval_ms" (default
+RENEW_MIN_INTERVAL_MS). Every decision is logged (`log`); the AC output gap
+(the supervisor's AC relay off .. on again across a renewal) is measured in
+`gaps_ms`.
+
 The pilot output (hal.pwm["CP_PWM"]): 1 kHz at the granted duty while
 L_CP_PWM is granted; otherwise static +12 V (state X1, duty 1000 at 0 Hz);
 static -12 V (duty 0 at 0 Hz) while L_CP_F is granted. Once issue 8's Cmd
@@ -39,6 +51,8 @@ from firmware.protocols.ccs.secc import Secc
 from firmware.safety import supervisor as sv
 
 CP_FREQ_HZ = const(1000)      # IEC 61851-1 Annex A: 1 kHz oscillator
+RENEW_MAX = const(10)                 # renewals per plug-in (team)
+RENEW_MIN_INTERVAL_MS = const(10000)  # rate: at most one renewal per 10 s (team)
 
 
 class CcsPortVerbs(ChargingPortVerbs):
@@ -149,6 +163,19 @@ class CcsDischarge:
         self.sessions = 0
         self.log = []                   # (now, text)
         self.sup_status = 0
+        cfg = cfg or {}
+        self.renew_max = cfg.get("renew_max", RENEW_MAX)
+        self.renew_min_interval_ms = cfg.get("renew_min_interval_ms", RENEW_MIN_INTERVAL_MS)
+        self.renew_pilot = cfg.get("renew_pilot", "ef")
+        self.want_power = False         # the user started and has not stopped
+        self.renewals = 0               # on this plug-in
+        self._renew_pending = False
+        self._renewal = False           # the running session is a renewal
+        self._last_renew = None
+        self._ac_on = False
+        self._ac_off_at = None
+        self._gap_open = False
+        self.gaps_ms = []               # AC output gaps across renewals
 
     # ------------------------------------------------------------ edges
     def pilot_sample(self, high_mv, low_mv, now):
@@ -164,8 +191,8 @@ class CcsDischarge:
         s.session.set_plugged(pilot.state == CP.B or pilot.state == CP.C or pilot.state == CP.D)
         if port.take_start():
             self._begin(now)
-        if port.take_stop():
-            self.secc.stop("box")
+        if port.take_stop() and not self.verbs.delivery_stopped:
+            self.secc.stop("box")       # EVSE_Shutdown (not when the car itself ended the loop)
         if self.active:
             self.secc.step(now)
             self._from_secc(now)
@@ -175,6 +202,8 @@ class CcsDischarge:
         port.update(now, st, s.sup, s.m, s.session.state, acts, False)
         self.verbs.observe(now)
         self._lines(now)
+        self._renew(now, s.session.state)
+        self._ac_gap(now, s.sup.cmd.ac_relay)
         self.status.account(now, acts)
         self.sup_status = st
 
@@ -188,8 +217,11 @@ class CcsDischarge:
         self._n_rec = len(self.secc.records)
         self.sessions += 1
         self.pilot.restart(now)
+        if self._renewal and self.renew_pilot == "ef":
+            self.pilot.ef_step(now)
         self.port.finished(False)
-        self.log.append((now, "session %d: pilot 5 %%, SECC waiting for the car" % self.sessions))
+        self.log.append((now, "session %d: pilot %s, SECC waiting for the car" % (
+            self.sessions, "F then 5 %" if self._renewal and self.renew_pilot == "ef" else "5 %")))
 
     def _core(self):
         c = self.secc.conn
@@ -217,6 +249,19 @@ class CcsDischarge:
             self.v2g_done = True
             self.pilot.session_stop(now)
             port.vehicle(-1, -1.0, -1.0, False)
+            rec = self.secc.records[-1]
+            why = ""
+            if not self.want_power:
+                why = "the user stopped"
+            elif rec["ended"] != "session stop" or rec["stop_requested"]:
+                why = "ended %s (box asked: %s)" % (rec["ended"], rec["stop_requested"] or "no")
+            elif not rec["current_demand_loops"]:
+                why = "no energy transfer"
+            elif self.safety.sup.faults:
+                why = "faults 0x%x" % self.safety.sup.faults
+            self._renew_pending = not why
+            self.log.append((now, "V2G session %d over after %d loops: %s" % (
+                self.sessions, rec["current_demand_loops"], "renewal planned" if not why else "no renewal, " + why)))
 
     def _lines(self, now):
         port = self.port
@@ -236,6 +281,39 @@ class CcsDischarge:
         else:
             self._pwm.set(0, 1000)
 
+    def _renew(self, now, state):
+        if state == T.IDLE:             # unplugged: the next plug-in starts afresh
+            self.renewals = 0
+            self._renew_pending = False
+        if not self._renew_pending or state != T.READY_TO_UNPLUG or self.active:
+            return
+        if not self.want_power or self.safety.sup.faults:
+            self._renew_pending = False
+            return
+        if self.renewals >= self.renew_max:
+            self._renew_pending = False
+            self.log.append((now, "renewal limit (%d) reached: the session stays ended" % self.renew_max))
+            return
+        if self._last_renew is not None and now - self._last_renew < self.renew_min_interval_ms:
+            return                      # rate limit: wait
+        self._renew_pending = False
+        self.renewals += 1
+        self._last_renew = now
+        self._renewal = True
+        self._gap_open = True
+        self.log.append((now, "renewal %d of %d: new session on the same plug-in" % (self.renewals, self.renew_max)))
+        self.safety.session.post(T.EV_START)
+
+    def _ac_gap(self, now, ac):
+        if ac and not self._ac_on:
+            if self._gap_open and self._ac_off_at is not None:
+                self.gaps_ms.append(now - self._ac_off_at)
+                self.log.append((now, "renewal %d: AC output back after %d ms" % (self.renewals, now - self._ac_off_at)))
+            self._gap_open = False
+        elif not ac and self._ac_on:
+            self._ac_off_at = now
+        self._ac_on = bool(ac)
+
     # ------------------------------------------------------------ user / board glue
     @property
     def state(self):
@@ -246,9 +324,13 @@ class CcsDischarge:
         return bool(self.sup_status & sv.S_FAULT)
 
     def start(self):
+        self.want_power = True
+        self._renewal = False
         self.safety.session.post(T.EV_START)
 
     def stop(self):
+        self.want_power = False
+        self._renew_pending = False
         self.safety.session.post(T.EV_STOP)
 
     def estop_irq(self, now):

@@ -150,6 +150,9 @@ def _build():
     row(DC_LINK_DISCHARGE, EV_DISCHARGED_FAULT, FAULT)
     row(DC_LINK_DISCHARGE, EV_TIMEOUT, FAULT, A_FAIL)
     row(READY_TO_UNPLUG, EV_UNPLUG, IDLE)
+    # a new session on the same plug-in: CCS session renewal after the car ended
+    # its loop on its own timer (issue 11 item 5), or a user start after a stop
+    row(READY_TO_UNPLUG, EV_START, HANDSHAKE, A_PROTO_START | A_NEW_CYCLE)
     for s in (IDLE, PLUGGED, READY_TO_UNPLUG):
         row(s, EV_FAULT, FAULT)
         row(s, EV_TRIP, FAULT)

@@ -60,6 +60,8 @@ class CcsRig:
         self.states = []             # (t_ms, session state) transitions
         self.phases = []             # (t_ms, EVCC phase) transitions
         self.max_p_ac = 0.0
+        self.ac_edges = []           # (t_ms, power into the load on/off)
+        self._ac_live = False
         self._booted = False
 
     # ------------------------------------------------------------ user
@@ -107,6 +109,10 @@ class CcsRig:
 
     def records(self):
         return self.app.power.secc.records
+
+    def plant_gaps(self):
+        """AC output gaps seen by the load: off .. on again, ms."""
+        return [b[0] - a[0] for a, b in zip(self.ac_edges, self.ac_edges[1:]) if not a[1] and b[1]]
 
     def out_k(self):
         g = self.hal.gpio
@@ -187,6 +193,10 @@ class CcsRig:
         self.hal.can["service"].drain()
         if plant.p_ac > self.max_p_ac:
             self.max_p_ac = plant.p_ac
+        on = plant.p_ac > 0
+        if on != self._ac_live:
+            self.ac_edges.append((now, on))
+            self._ac_live = on
         st = self.state
         if st != self.states[-1][1]:
             self.states.append((now, st))

@@ -107,3 +107,62 @@ def test_user_stop_ends_the_loop_in_order():
     assert r.ev.result == "completed", r.ev.log
     assert "EVSE_Shutdown" in r.ev.log[0][1]
     assert r.power.safety.sup.faults == 0
+
+
+# ---------------------------------------------------------------- session renewal (issue 11 item 5)
+def _renewing(cfg, car=None, ms=90000):
+    r = CcsRig(car=car or {"loops": 0, "loop_limit_ms": 20000}, cfg=dict({"profile": "vw-meb"}, **cfg))
+    r.plug(); r.run(300); r.start()
+    r.run(ms)
+    return r
+
+
+@pytest.mark.parametrize("mode", ["ef", "x1"])
+def test_car_timer_end_is_renewed_up_to_the_count(mode):
+    r = _renewing({"renew_max": 2, "renew_pilot": mode})
+    assert [e.result for e in r.evs] == ["completed"] * 3
+    assert r.power.renewals == 2
+    assert r.state_names().count("Supplying") == 3
+    assert r.state == T.READY_TO_UNPLUG and r.power.safety.sup.faults == 0
+    texts = [t for _, t in r.power.log]
+    assert "renewal limit (2) reached: the session stays ended" in texts
+    # the gap the firmware measured is the gap the load saw
+    assert len(r.power.gaps_ms) == 2
+    for fw, plant in zip(r.power.gaps_ms, r.plant_gaps()):
+        assert abs(fw - plant) <= 100, (r.power.gaps_ms, r.plant_gaps())
+    # E/F: the car sees state F for T_step_EF (4 s) before 5 % comes back
+    if mode == "ef":
+        assert min(r.power.gaps_ms) >= 4000
+    else:
+        assert max(r.power.gaps_ms) < 4000
+
+
+def test_renewal_rate_is_limited():
+    r = _renewing({"renew_max": 5, "renew_min_interval_ms": 40000, "renew_pilot": "x1"}, ms=100000)
+    starts = [t for t, x in r.power.log if x.startswith("renewal ") and "new session" in x]
+    assert len(starts) >= 2
+    assert all(b - a >= 40000 for a, b in zip(starts, starts[1:]))
+
+
+def test_no_renewal_after_a_user_stop_or_a_box_stop():
+    r = CcsRig(car={"loops": 0, "loop_limit_ms": 120000})
+    r.plug(); r.run(300); r.start()
+    r.run_until(lambda r: r.state == T.SUPPLYING, 20000)
+    r.run(2000)
+    r.stop()
+    r.run(30000)
+    assert r.power.renewals == 0 and len(r.evs) == 1
+    assert any("no renewal, the user stopped" in t for _, t in r.power.log)
+    # SoC floor: the box asked the car to stop
+    r2 = run_session({"loops": 0, "loop_limit_ms": 120000}, {"profile": "generic"}, max_ms=200000,
+                     soc=22.0, capacity_kwh=0.01)
+    r2.run(20000)
+    assert r2.power.renewals == 0 and len(r2.evs) == 1
+
+
+def test_unplug_resets_the_count():
+    r = _renewing({"renew_max": 1, "renew_pilot": "x1"}, ms=60000)
+    assert r.power.renewals == 1
+    r.plug(False)
+    r.run(1000)
+    assert r.state == T.IDLE and r.power.renewals == 0
