@@ -5,7 +5,7 @@ sim HAL) and the technician monitor as three separate processes, lets them
 run, then checks what the monitor decoded: the heartbeat must arrive at its
 DBC cycle time with a gap-free alive counter.
 
-Then the NACS discharge (hil.ccs.nacs_demo: a Tesla-like car over DIN SPEC
+Then the NACS discharge (hil.scenarios.nacs_demo: a Tesla-like car over DIN SPEC
 70121 against the real firmware's SECC, supervisor and plant, in simulated
 time, with its phase timeline), then the CHAdeMO discharge scenario: the simulated box runs inside the discharge
 bench (hil.rigs.discharge: simulated CHAdeMO car, power stage, 3 kW load) ten times
@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 
-from hil.ccs import nacs_demo   # NACS (Tesla-like over DIN) before CHAdeMO; simulated time
+from hil.scenarios import nacs_demo   # NACS (Tesla-like over DIN) before CHAdeMO; simulated time
 from host_tools import benchbus, dbcs
 
 RUN_S = 4.0

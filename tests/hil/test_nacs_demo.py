@@ -1,5 +1,5 @@
 """`make demo`'s NACS part passes and prints the phase timeline in order."""
-from hil.ccs import nacs_demo
+from hil.scenarios import nacs_demo
 
 
 def test_nacs_demo_passes_and_prints_the_timeline(capsys):
