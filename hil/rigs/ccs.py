@@ -30,7 +30,7 @@ from firmware.hal.sim import make_sim_hal
 from firmware.protocols.ccs.transport import MemoryTransport
 from hil.ccs.cp_car import DcCar
 from hil.ccs.evcc.din import DEFAULT_CAR, DinEvcc
-from hil.rigs.discharge import PowerStageSim
+from hil.rigs.discharge import DischargeRig, PowerStageSim
 from inverter.plant.averaged import Battery
 
 EVCC_TICK_MS = 5
@@ -202,16 +202,9 @@ class CcsRig:
             self.states.append((now, st))
         self.clock.advance(1)
 
-    def run(self, ms):
-        for _ in range(ms):
-            self.step()
-
-    def run_until(self, pred, max_ms):
-        for _ in range(max_ms):
-            if pred(self):
-                return True
-            self.step()
-        return pred(self)
+    # the discharge rig's runners (one step = 1 ms)
+    run = DischargeRig.run
+    run_until = DischargeRig.run_until
 
 
 def run_session(car=None, cfg=None, max_ms=200000, **kw):
