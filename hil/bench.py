@@ -252,7 +252,7 @@ class Bench:
 
     # ------------------------------------------------------------ fault hooks
     def estop(self):
-        self.hal.gpio["ESTOP"].level = 0
+        self.hal.gpio["ESTOP"].level = 1     # logical: asserted (the loop is open)
         self.app.estop_irq(self.now)     # the pin's falling-edge interrupt
 
     def stall_firmware(self):

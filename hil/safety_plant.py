@@ -339,7 +339,7 @@ class Plant:
         h.adc["V_LINK"].mv = self.v_link * 1000 / pins.ADC["V_LINK"][1]
         h.adc["V_AC_OUT"].mv = self.v_ac * 1000 / pins.ADC["V_AC_OUT"][1]
         h.adc["T_INLET"].mv = 500 + self.temp * 10
-        h.gpio["ESTOP"].level = 0 if self.estop else 1
+        h.gpio["ESTOP"].level = 1 if self.estop else 0       # logical: 1 = E-stop asserted
         h.gpio["RCD_OK"].level = 0 if self.rcd_trip else 1
         h.gpio["K_DC_POS_AUX"].level = 1 if self.kp else 0
         h.gpio["K_DC_NEG_AUX"].level = 1 if self.kn else 0

@@ -1,10 +1,13 @@
 """Protocol adapter: the CHAdeMO charger core <-> the session and the real
 safety supervisor. Sans-IO (pins through the HAL's role table only).
 
-The core asks, the safety side decides (firmware/chademo/charger.py):
-  d1, lock    signal-line outputs, granted once driven (lock: LOCK_FB agrees)
-  d2          lets the car close its contactors: driven only with the inlet
-              below 20 V and no trip/lockout latched; dropped at once on a trip
+The core asks, the safety side decides (firmware/chademo/charger.py): the
+glue passes the core's d1/d2/lock requests to `Supervisor.request()`; the
+supervisor owns the pins (Cmd.d1/d2/lock) and the glue only reports back:
+  d1, lock    granted once the supervisor drives them (lock: LOCK_FB agrees)
+  d2          lets the car close its contactors: the supervisor drives it only
+              with the inlet below 20 V and no trip latched, drops it on a trip,
+              on E-stop and from the stall monitor
   insulation  the request posts EV_HANDSHAKE_DONE (CableCheck); granted on
               S_ISO_OK, denied on an isolation fault
   precharge   value -> Meas.veh_target_v; granted on S_MATCHED / S_CLOSED
@@ -19,29 +22,17 @@ from micropython import const
 
 from firmware.can.gen import chademo
 from firmware.chademo import charger as ch
-from firmware.hal import pins
 from firmware.safety import faults as fl
 from firmware.safety import supervisor as sv
 from firmware.session import table as T
-
-D2_MAX_INLET_V = const(20)      # chademo-can.md s6 #7: d2 only with (about) 0 V on the inlet
 
 # the box's StopReason on the service CAN from the core's end reason
 _ACTIVE = (T.HANDSHAKE, T.ISOLATION_CHECK, T.PRECHARGE, T.CONTACTORS_CLOSED,
            T.POWER_STAGE_START, T.SUPPLYING)
 
 
-def _pin(hal, table, role):
-    return (hal.gpio[role], table[role][1])
-
-
-def _write(pair, on):
-    pair[0].value((1 if on else 0) if pair[1] else (0 if on else 1))
-
-
-def _read(pair):
-    lvl = pair[0].value()
-    return lvl == 1 if pair[1] else lvl == 0
+def _read(pin):
+    return pin.value() == 1      # logical level (HAL contract)
 
 
 class ChademoGlue:
@@ -52,23 +43,28 @@ class ChademoGlue:
         self.m = safety.m
         self.sup = safety.sup
         self.session = safety.session
-        self._d1 = _pin(hal, pins.GPIO_OUT, "CHADEMO_D1")
-        self._d2 = _pin(hal, pins.GPIO_OUT, "CHADEMO_D2")
-        self._lock = _pin(hal, pins.GPIO_OUT, "LOCK_MOTOR")
-        self._lock_fb = _pin(hal, pins.GPIO_IN, "LOCK_FB")
-        self._k = _pin(hal, pins.GPIO_IN, "CHADEMO_K")
-        self._prox = _pin(hal, pins.GPIO_IN, "CHADEMO_PROX")
-        self.d1 = 0
-        self.d2 = 0
-        self.lock = 0
+        self._lock_fb = hal.gpio["LOCK_FB"]
+        self._k = hal.gpio["CHADEMO_K"]
+        self._prox = hal.gpio["CHADEMO_PROX"]
         self.plugged = False
         self.hs_posted = False
         self.stop_sent = False      # the session asked the core to stop
         self.core_ended = False     # the core ended on its own (posted once)
         self._rx102 = 0
         self._core_state = core.state
-        for p in (self._d1, self._d2, self._lock):
-            _write(p, 0)
+
+    # what the supervisor drives (read-only views for status and tests)
+    @property
+    def d1(self):
+        return self.sup.cmd.d1
+
+    @property
+    def d2(self):
+        return self.sup.cmd.d2
+
+    @property
+    def lock(self):
+        return self.sup.cmd.lock
 
     # ------------------------------------------------------------ before the supervisor step
     def inputs(self, now):
@@ -102,6 +98,9 @@ class ChademoGlue:
             m.veh_max_p = 0.0 if seen & 8 else -1.0
         pv = core.req[ch.A_PRECHARGE]
         m.veh_target_v = pv if pv > 0 else -1.0
+        req = core.req
+        self.sup.request((sv.P_D1 if req[ch.A_D1] else 0) | (sv.P_D2 if req[ch.A_D2] else 0)
+                         | (sv.P_LOCK if req[ch.A_LOCK] else 0))
 
     # ------------------------------------------------------------ after the supervisor step
     def outputs(self, now, status, acts):
@@ -122,28 +121,24 @@ class ChademoGlue:
         req = core.req
         ok = core.ok
         tripped = status & (sv.S_TRIP | sv.S_LOCKOUT)
-        # d1
-        if ok[ch.A_D1] != req[ch.A_D1]:
-            self.d1 = req[ch.A_D1]
-            core.grant(ch.A_D1, self.d1)
-        # lock: granted once the feedback agrees
-        self.lock = req[ch.A_LOCK]
-        if ok[ch.A_LOCK] != req[ch.A_LOCK] and _read(self._lock_fb) == bool(self.lock):
-            core.grant(ch.A_LOCK, self.lock)
-        # d2: owned by the safety side
+        cmd = self.sup.cmd
+        # d1: granted as the supervisor drives it
+        if ok[ch.A_D1] != req[ch.A_D1] and cmd.d1 == req[ch.A_D1]:
+            core.grant(ch.A_D1, req[ch.A_D1])
+        # lock: granted once the supervisor drives it and the feedback agrees
+        if ok[ch.A_LOCK] != req[ch.A_LOCK] and cmd.lock == req[ch.A_LOCK] \
+                and _read(self._lock_fb) == bool(req[ch.A_LOCK]):
+            core.grant(ch.A_LOCK, req[ch.A_LOCK])
+        # d2: the supervisor decides (dead inlet, no trip)
         want = req[ch.A_D2]
         if not want:
-            self.d2 = 0
             if ok[ch.A_D2] != 0:
                 core.grant(ch.A_D2, 0)
         elif ok[ch.A_D2] != want:
             if tripped:
                 core.deny(ch.A_D2, want)
-            elif self.d1 and self.m.v_inlet < D2_MAX_INLET_V:
-                self.d2 = 1
+            elif cmd.d2:
                 core.grant(ch.A_D2, want)
-        if tripped:
-            self.d2 = 0     # the car opens its contactors (ours are already open)
         # insulation test = the session's CableCheck
         if req[ch.A_INSULATION_TEST]:
             if not self.hs_posted and sess.state == T.HANDSHAKE:
@@ -173,9 +168,6 @@ class ChademoGlue:
         ob = core.outbox
         while len(ob):
             ob.get()
-        _write(self._d1, self.d1)
-        _write(self._d2, self.d2)
-        _write(self._lock, self.lock)
         # the core ending on its own -> session
         st = core.state
         if st != self._core_state:
@@ -185,7 +177,3 @@ class ChademoGlue:
                 self.core_ended = True
                 sess.post(T.EV_HANDSHAKE_FAIL if core.fault else T.EV_VEHICLE_STOP)
 
-    def drop_d2(self):
-        """Interrupt path (E-stop): the car's contactor permission goes now."""
-        self.d2 = 0
-        _write(self._d2, 0)

@@ -81,7 +81,7 @@ class Discharge:
         self.safety.session.post(T.EV_STOP)
 
     def estop_irq(self, now):
-        """ESTOP falling edge (board: pin IRQ; bench: the fault hook): the
-        supervisor trips, and d2 drops in the same interrupt so the car opens too."""
+        """ESTOP asserted (board: pin IRQ; bench: the fault hook): the
+        supervisor trips and drops d1/d2 (Cmd) in the same interrupt, so the
+        car opens its contactors too."""
         self.safety.estop_irq(now)
-        self.glue.drop_d2()

@@ -23,10 +23,13 @@ V_AC_BACKFEED = const(8)       # AC relay closed onto a live output
 V_BOND_UNDER_LOAD = const(9)   # N-PE bond switched with the AC output energised
 V_SEQUENCE = const(10)         # power stage without contactors, precharge with contactors closed
 V_FAULT_ENERGISED = const(11)  # new energisation while a stop-class fault is latched
+V_SIGNAL = const(12)           # d1/d2/pilot/lock outside their rules
 
 NAMES = ("ok", "close_mismatch", "open_under_load", "current_limit", "soc_or_vmin",
          "isolation", "estop", "ac_conditions", "ac_backfeed", "bond_under_load",
-         "sequence", "fault_energised")
+         "sequence", "fault_energised", "signal")
+
+D2_MAX_INLET_V = 20   # chademo-can.md s6 step 7 (same as supervisor.D2_MAX_INLET_V)
 
 _BOND_REQUIRED = (1, 1, 0)  # V2L, V2V, V2H (see supervisor.BOND_REQUIRED)
 
@@ -44,7 +47,24 @@ def current_ceiling(m, max_power_w, derate):
                min(m.veh_max_p, max_power_w, L.BOX_MAX_POWER_W) / m.v_inlet) * derate
 
 
-def check(sup, m, prev_k, prev_ac, prev_bond, opened):
+def _signals(sup, m, prev_sig):
+    c = sup.cmd
+    d1, d2, lock = prev_sig
+    if c.d2 and not c.d1:
+        return V_SIGNAL
+    tripped = fl.reaction_of(sup.faults) >= fl.R_TRIP or not m.estop_ok
+    if tripped and (c.d1 or c.d2 or c.cp_pwm_on or not c.cp_state_f):
+        return V_SIGNAL
+    if c.d2 and not d2 and not (-1.0 < m.v_inlet < D2_MAX_INLET_V):
+        return V_SIGNAL
+    if c.cp_pwm_on and (c.cp_state_f or not (c.cp_duty_pm == 50 or 80 <= c.cp_duty_pm <= 970)):
+        return V_SIGNAL
+    if lock and not c.lock and (c.k_pos or not m.v_inlet < L.V_SAFE_V):
+        return V_SIGNAL
+    return OK
+
+
+def check(sup, m, prev_k, prev_ac, prev_bond, opened, prev_sig=(0, 0, 0)):
     """Return OK or the first violated invariant for the commands in sup.cmd
     (prev_* are the commands of the previous step; `opened` is how the
     supervisor opened contactors this step: 0, 1 emergency, 2 after a cut)."""
@@ -83,4 +103,4 @@ def check(sup, m, prev_k, prev_ac, prev_bond, opened):
     if fl.reaction_of(sup.faults) >= fl.R_STOP:
         if (c.k_pos and not prev_k) or (c.ac_relay and not prev_ac) or c.k_pre or c.i_limit_a > 0:
             return V_FAULT_ENERGISED
-    return OK
+    return _signals(sup, m, prev_sig)

@@ -1,8 +1,11 @@
 """The safety supervisor: a sans-IO state machine stepped every
 SUPERVISOR_PERIOD_MS with the latest measurements and the session's intent.
 
-It alone decides the output commands (contactors, precharge source, DC-link
-discharge, AC relay, N-PE bond, power-stage enable, current/power limits).
+It alone decides the output commands: every output that lets current flow
+(contactors, precharge source, DC-link discharge, AC relay, N-PE bond,
+power-stage enable, current/power limits, the CHAdeMO d1/d2 signal lines
+and the connector lock, the control pilot's PWM and state F). Protocols
+ask through `request()` (the charging port); they never drive a pin.
 The session states *intent* (bit set, `I_*`); the supervisor grants what is
 safe and vetoes the rest. Faults latch (see `faults.FAULTS`) and select a
 reaction: stop (ramp down, then open), cut (power-stage enable off at once),
@@ -27,6 +30,28 @@ I_CURRENT = const(0x020)      # discharge current may flow
 I_AC = const(0x040)           # AC output energised
 I_DISCHARGE = const(0x080)    # bleed the DC link
 I_WELD_CHECK = const(0x100)   # judge whether the box contactors opened
+
+# ---- protocol requests (`Supervisor.request`): what the protocol glue asks for
+P_D1 = const(0x01)            # CHAdeMO d1 (charge sequence signal 1, pin 2)
+P_D2 = const(0x02)            # CHAdeMO d2 (pin 10): lets the car close its contactors
+P_LOCK = const(0x04)          # connector lock engaged
+P_CP_PWM = const(0x08)        # control pilot 1 kHz oscillator on, duty `cp_duty_pm`
+P_CP_F = const(0x10)          # control pilot state F (-12 V): "EVSE not available"
+
+# d2 only with (about) 0 V on the inlet: the car closes its contactors onto
+# a dead inlet (chademo-can.md s6 step 7).
+D2_MAX_INLET_V = const(20)
+# Control-pilot duty the supervisor lets through: 5 % = high-level
+# communication (ISO 15118 / DIN 70121), else the IEC 61851-1 / SAE J1772
+# current-signalling range 8 %..97 % (j1772-mode2.md).
+CP_DUTY_HLC_PM = const(50)
+CP_DUTY_MIN_PM = const(80)
+CP_DUTY_MAX_PM = const(970)
+
+
+def cp_duty_ok(pm):
+    return pm == CP_DUTY_HLC_PM or CP_DUTY_MIN_PM <= pm <= CP_DUTY_MAX_PM
+
 
 # ---- status bits returned by step()
 S_ISO_OK = const(0x0001)
@@ -106,9 +131,26 @@ class Cmd:
         self.ps_enable = 0
         self.i_limit_a = 0.0
         self.p_limit_w = 0.0
+        self.d1 = 0              # CHAdeMO d1 relay
+        self.d2 = 0              # CHAdeMO d2 relay (the car's contactor coil supply)
+        self.lock = 0            # connector lock engaged
+        self.cp_pwm_on = 0       # control pilot 1 kHz oscillator enabled
+        self.cp_duty_pm = 0      # its duty in permille (50 = 5 %)
+        self.cp_state_f = 0      # control pilot driven to -12 V (state F)
 
     def safe(self):
-        return not (self.k_pos or self.k_neg or self.k_pre or self.ac_relay or self.ps_enable)
+        """Nothing lets current flow (the lock is not a current path: its safe
+        value is "engaged while the inlet is live", see Supervisor)."""
+        return not (self.k_pos or self.k_neg or self.k_pre or self.ac_relay or self.ps_enable
+                    or self.d1 or self.d2 or self.cp_pwm_on)
+
+    def drop_signals(self):
+        """E-stop / stall: the car loses its permission to close (d1, d2) and
+        the pilot goes to state F."""
+        self.d1 = self.d2 = 0
+        self.cp_pwm_on = 0
+        self.cp_duty_pm = 0
+        self.cp_state_f = 1
 
 
 class Supervisor:
@@ -141,6 +183,8 @@ class Supervisor:
         self.last_step_ms = -1
         self._boot_ms = -1
         self._stall_cut_ms = -1      # monitor: when it cut the power stage
+        self.proto = 0               # protocol requests (P_*)
+        self.cp_duty_req = 0
         self.ceiling_a = 0.0         # last computed current ceiling (for tests/docs)
 
     # ------------------------------------------------------------ configuration
@@ -152,6 +196,12 @@ class Supervisor:
         self.max_power_w = max_power_w
         self.mode = mode
         return True
+
+    def request(self, bits, cp_duty_pm=0):
+        """The protocol (through the charging port) asks for signal-line
+        outputs; the next step() decides. Never drives anything itself."""
+        self.proto = bits
+        self.cp_duty_req = cp_duty_pm
 
     # ------------------------------------------------------------ main step
     def step(self, now, m, intent):
@@ -170,12 +220,13 @@ class Supervisor:
         prev_k = c.k_pos
         prev_ac = c.ac_relay
         prev_bond = c.npe_bond
+        prev_sig = (c.d1, c.d2, c.lock)
         before = self.faults
         self.faults |= self._detect(now, m, intent)
         self._prev_ms = now
         r = fl.reaction_of(self.faults)
         opened = self._drive(now, m, intent, r)
-        v = invariants.check(self, m, prev_k, prev_ac, prev_bond, opened)
+        v = invariants.check(self, m, prev_k, prev_ac, prev_bond, opened, prev_sig)
         if v:
             self.invariant_violation = v
             self.faults |= 1 << fl.F_INVARIANT
@@ -388,7 +439,40 @@ class Supervisor:
             c.npe_bond = need_bond   # the bond only moves while the output is dead
             if ac_ok and self._dead_t0 >= 0 and now - self._dead_t0 >= L.BACKFEED_CLEAR_MS:
                 c.ac_relay = 1
+        self._signals(m, r)
         return opened
+
+    def _signals(self, m, r):
+        """CHAdeMO d1/d2/lock and the control pilot, from the protocol's requests."""
+        c = self.cmd
+        p = self.proto
+        tripped = r >= fl.R_TRIP or not m.estop_ok
+        c.d1 = 1 if p & P_D1 and not tripped else 0
+        if p & P_D2 and c.d1:
+            # rises only onto a dead inlet (a NaN reading is not dead)
+            if not c.d2 and not (-1.0 < m.v_inlet < D2_MAX_INLET_V):
+                c.d2 = 0
+            else:
+                c.d2 = 1
+        else:
+            c.d2 = 0
+        # the lock never releases while the DC path is closed or the inlet is live
+        live = self._k or not (m.v_inlet < L.V_SAFE_V)
+        c.lock = 1 if p & P_LOCK or (c.lock and live) else 0
+        # control pilot: state F on request or on a trip; PWM only with a valid duty
+        duty = self.cp_duty_req
+        if tripped or p & P_CP_F:
+            c.cp_state_f = 1
+            c.cp_pwm_on = 0
+            c.cp_duty_pm = 0
+        elif p & P_CP_PWM and cp_duty_ok(duty):
+            c.cp_state_f = 0
+            c.cp_pwm_on = 1
+            c.cp_duty_pm = duty
+        else:
+            c.cp_state_f = 0
+            c.cp_pwm_on = 0
+            c.cp_duty_pm = 0
 
     @staticmethod
     def _fresh(now, m):
@@ -414,6 +498,7 @@ class Supervisor:
         c.k_pos = c.k_neg = c.k_pre = c.ac_relay = c.ps_enable = 0
         c.i_limit_a = c.p_limit_w = 0.0
         c.dc_discharge = 1
+        c.drop_signals()
 
     def _status(self, m, intent):
         c = self.cmd
@@ -468,12 +553,15 @@ class Supervisor:
         c = self.cmd
         c.k_pos = c.k_neg = c.k_pre = c.ac_relay = c.ps_enable = 0
         c.i_limit_a = c.p_limit_w = 0.0
+        c.drop_signals()
 
     def monitor(self, now):
         """Timer-interrupt path watching the main loop. After LOOP_STALL_MS
         without a step it drops the power-stage enable (hardware cut) and the
-        AC relay; PS_CUT_SETTLE_MS later it opens the contactors. Returns True
-        when it changed any output (the io adapter then applies them)."""
+        AC relay; PS_CUT_SETTLE_MS later, with the stage no longer switching,
+        it opens the box contactors and drops d1/d2 and the pilot (the car
+        opens its own contactors). Returns True when it changed any output
+        (the io adapter then applies them)."""
         if self.last_step_ms < 0 or now - self.last_step_ms <= L.LOOP_STALL_MS:
             return False
         c = self.cmd
@@ -483,10 +571,11 @@ class Supervisor:
             c.ps_enable = c.ac_relay = c.k_pre = 0
             c.i_limit_a = c.p_limit_w = 0.0
             return True
-        if self._k and now - self._stall_cut_ms >= L.PS_CUT_SETTLE_MS:
+        if (self._k or c.d1 or c.d2 or c.cp_pwm_on) and now - self._stall_cut_ms >= L.PS_CUT_SETTLE_MS:
             # the power stage stopped switching when its enable dropped
             self._k = False
             c.k_pos = c.k_neg = 0
+            c.drop_signals()
             return True
         return False
 

@@ -107,7 +107,7 @@ def test_core_requests_map_onto_the_session_and_the_supervisor():
     s.run(50)
     assert core.ok[ch.A_D2] == 1 and g["CHADEMO_D2"].level == 1
     # a trip (E-stop) drops d2 at the next control tick
-    g["ESTOP"].level = 0
+    g["ESTOP"].level = 1                          # logical: E-stop asserted
     s.app.estop_irq(s.clock.now_ms())
     s.run(20)
     assert g["CHADEMO_D2"].level == 0
