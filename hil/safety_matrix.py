@@ -285,3 +285,52 @@ def cached_matrix():
     if not _CACHE:
         _CACHE.append(run_matrix())
     return _CACHE[0]
+
+
+# ------------------------------------------------------------------ stalled main loop, CHAdeMO car
+# Stated bound, stall onset -> d2 released and the car's contactors open:
+# LOOP_STALL_MS without a step, up to one MONITOR_PERIOD_MS until the timer
+# sees it (the monitor then cuts the power stage), PS_CUT_SETTLE_MS for the
+# stage to stop switching, one more monitor period to open everything.
+STALL_D2_BOUND_MS = L.LOOP_STALL_MS + 2 * L.MONITOR_PERIOD_MS + L.PS_CUT_SETTLE_MS
+
+
+def stall_to_d2_off(phases=(0, 3, 7)):
+    """Run the CHAdeMO discharge bench (real BoxApp + simulated car) to
+    Supplying, stall the main loop at several phases of the 10 ms tick, and
+    return the worst (stall -> d2 wire released, stall -> car contactors
+    open, car openings under load, current at the opening)."""
+    from hil.bench import Bench
+    from hil.vehicles.chademo_car import ChademoCar
+    base = Bench(car=ChademoCar(soc=70), load_w=3000.0)
+    base.run(100)
+    base.plug()
+    base.run(50)
+    base.start()
+    assert base.run_until(lambda b: b.state == T.SUPPLYING and b.plant.p_ac > 2500, 30000), base.state_names()
+    base.run(300)
+    worst = [0, 0, 0, 0.0]
+    for ph in phases:
+        b = copy.deepcopy(base)
+        b.run(ph)
+        assert b.out("CHADEMO_D2") == 1 and b.car.contactors_closed
+        t0 = b.now
+        under0 = b.car.opened_under_load
+        b.stall_firmware()
+        t_d2 = t_car = -1
+        i_open = 0.0
+        for _ in range(1000):
+            b.step()
+            now = b.now - 1
+            if t_d2 < 0 and b.hal.gpio["CHADEMO_D2"].pin == 0:
+                t_d2 = now - t0
+            if t_car < 0 and not b.car.contactors_closed:
+                t_car = now - t0
+                i_open = b.plant.i
+            if t_d2 >= 0 and t_car >= 0:
+                break
+        worst[0] = max(worst[0], t_d2 if t_d2 >= 0 else 10 ** 6)
+        worst[1] = max(worst[1], t_car if t_car >= 0 else 10 ** 6)
+        worst[2] = max(worst[2], b.car.opened_under_load - under0)
+        worst[3] = max(worst[3], i_open)
+    return tuple(worst)

@@ -27,7 +27,7 @@ _LOAD_WINDOW_MS = const(1000)
 
 
 class BoxApp:
-    def __init__(self, hal, wdt_timeout_ms=500, discharge=False):
+    def __init__(self, hal, wdt_timeout_ms=500, discharge=False, reset_cause=0):
         self.hal = hal
         self.sched = Scheduler(hal.clock)
         self.events = Ring(32)
@@ -41,6 +41,7 @@ class BoxApp:
         self._wdt_timeout_ms = wdt_timeout_ms
         self._busy_us = 0
         self.discharge = discharge
+        self.reset_cause = reset_cause   # firmware.safety.app.RESET_* (a watchdog reset latches a stall)
         self.power = None
 
     def boot(self):
@@ -51,7 +52,7 @@ class BoxApp:
                             fill=self.heartbeat.fill, scaling=False)
         if self.discharge:
             from firmware.app.discharge import Discharge   # the skeleton stays small without it
-            self.power = p = Discharge(hal, self.service)
+            self.power = p = Discharge(hal, self.service, self.reset_cause)
             self.sched.every(L.SUPERVISOR_PERIOD_MS, self._control, "control")
             self.sched.every(_PS_POLL_MS, p.ps.poll, "internal-can")
         else:
@@ -84,6 +85,12 @@ class BoxApp:
         p = self.power
         if p is not None:
             p.estop_irq(now)
+
+    def monitor_irq(self, now):
+        """Stall-monitor timer interrupt (every limits.MONITOR_PERIOD_MS)."""
+        p = self.power
+        if p is not None:
+            p.safety.monitor(now)
 
     def step(self):
         """One pass of the main loop; returns the number of tasks run."""

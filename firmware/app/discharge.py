@@ -27,8 +27,8 @@ CHADEMO_BOX_LIMIT_A = const(30)   # what the box takes from the inlet (limits.CA
 
 
 class Discharge:
-    def __init__(self, hal, service_node):
-        self.safety = s = SafetyApp(hal)          # starts the watchdog
+    def __init__(self, hal, service_node, reset_cause=0):
+        self.safety = s = SafetyApp(hal, reset_cause)   # starts the watchdog
         self.core = ChademoCharger(Ring(16), box_limit_a=CHADEMO_BOX_LIMIT_A)
         self.link = ChademoLink(self.core, hal.can["vehicle"])
         self.glue = ChademoGlue(hal, self.core, self.link, s)

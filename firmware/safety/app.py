@@ -16,12 +16,8 @@ from firmware.safety.supervisor import Meas, Supervisor
 from firmware.session import table as T
 from firmware.session.engine import Session
 
-# Flash partition of the safety side (team, 4 KiB sectors): config in 0-1,
-# DTC journal in 2-5. The lead's partition map is authoritative if it moves.
-CONFIG_SECTOR = const(0)
-CONFIG_SECTORS = const(2)
-DTC_SECTOR = const(2)
-DTC_SECTORS = const(4)
+# Storage: hal.storage["config"] and hal.storage["dtc"], each a partition of
+# whole physical erase units (firmware/hal/flash_layout.py per target chip).
 
 RESET_POWER_ON = const(0)
 RESET_WATCHDOG = const(1)
@@ -32,13 +28,15 @@ class SafetyApp:
         self.hal = hal
         now = hal.clock.now_ms()
         self.m = Meas()
-        self.config = Config(hal.flash, CONFIG_SECTOR, CONFIG_SECTORS)
+        cf = hal.storage["config"]
+        df = hal.storage["dtc"]
+        self.config = Config(cf, 0, cf.size // cf.sector_size)
         self.config.load()
         c = self.config
         self.sup = Supervisor(c.soc_floor_pct, c.max_power_w, c.mode)
         self.session = Session(now)
         self.io = SafetyIo(hal, self.sup)
-        self.dtc = D.DtcStore(hal.flash, DTC_SECTOR, DTC_SECTORS)
+        self.dtc = D.DtcStore(df, 0, df.size // df.sector_size)
         self.dtc.mount()
         self.ff = D.Freeze()
         self._logged = 0
