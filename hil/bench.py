@@ -59,6 +59,7 @@ class PowerPlant:
         self._alive = 0
         # fault injection
         self.silent = False         # power stage stops talking
+        self.mute = ()              # frame ids the stage stops sending (the rest keeps coming)
         self.iso_bad = False
         self.ps_fault = False
         self.welded = False
@@ -171,6 +172,8 @@ class PowerPlant:
         h.gpio["LOCK_FB"].level = 1 if self.lock else 0
 
     def _tx(self, fid, values):
+        if fid in self.mute:
+            return
         self.port.inject(fid, ps.encode(fid, values))
         self.sent += 1
 

@@ -80,6 +80,22 @@ EXPECTED = {
     # a welded contactor shows when it is commanded open (mirror contact)
     "welded": _spec(LOCK, a=((T.CONTACTORS_CLOSED, T.POWER_STAGE_START, T.SUPPLYING), IGN),
                     b=((T.LOCKOUT,), IGN)),
+    # ---- inputs that cannot be trusted (issue 8): local sensors are read all
+    # the time, so a bad one blocks any start and stops whatever is energised
+    "v_sensor": _spec(REF, a=(PRE + CLOSED, CUT)),
+    # the stage reports its current all the time
+    "i_sensor": _spec(REF, a=(PRE + CLOSED, CUT)),
+    # current pushed INTO the car above the fuse rating: a short in the other
+    # direction, from a stage that runs (so also once a session in PreCharge closes)
+    "i_reverse": _spec(IGN, a=(PRE + CLOSED, TRIP)),
+    "t_sensor": _spec(REF, a=(PRE + CLOSED, STOP)),
+    # the stage's temperature frame stops arriving: its last value is not kept
+    "t_stale": _spec(REF, a=(PRE + CLOSED, STOP)),
+    # the IMD says "not measuring": judged whenever the DC path is closed
+    # (in the cable check it simply never passes: the session's own timeout)
+    "imd_off": _spec(IGN, a=((T.PRECHARGE,) + CLOSED, STOP)),
+    # the car reports SoC 255 (no floor could be judged): like the SoC floor
+    "soc_bad": _spec(IGN, a=((T.HANDSHAKE,), REF), b=(PRE + CLOSED, STOP)),
 }
 
 # Stated bound, fault onset -> safe state, in simulated ms (docs/safety.md).
@@ -97,6 +113,13 @@ BOUND_MS = {
     "soc_floor": TICK + RAMP + 2 * TICK,
     "min_voltage": TICK + RAMP + 2 * TICK,
     "welded": 0,          # the power path cannot open; measured to everything else off
+    "v_sensor": TICK + L.PS_CUT_SETTLE_MS + 2 * TICK,
+    "i_sensor": TICK + L.PS_CUT_SETTLE_MS + 2 * TICK,
+    "i_reverse": TICK,
+    "t_sensor": TICK + RAMP + 2 * TICK,
+    "t_stale": L.SLOW_FRAME_MAX_AGE_MS + TICK + RAMP + 2 * TICK,
+    "imd_off": 2 * TICK + RAMP + 2 * TICK,
+    "soc_bad": TICK + RAMP + 2 * TICK,
 }
 
 FAULT_BIT = {
@@ -105,6 +128,8 @@ FAULT_BIT = {
     "backfeed": fl.F_BACKFEED, "rcd": fl.F_RCD, "over_current": fl.F_OVER_CURRENT,
     "short": fl.F_SHORT, "soc_floor": fl.F_SOC_FLOOR, "min_voltage": fl.F_MIN_VOLTAGE,
     "welded": fl.F_WELDED,
+    "v_sensor": fl.F_V_SENSOR, "i_sensor": fl.F_I_SENSOR, "i_reverse": fl.F_SHORT,
+    "t_sensor": fl.F_T_SENSOR, "t_stale": fl.F_T_SENSOR, "imd_off": fl.F_IMD, "soc_bad": fl.F_VEH_DATA,
 }
 
 _ENERGISING = ("K_DC_POS", "K_DC_NEG", "K_PRECHARGE", "PS_ENABLE", "AC_OUT_RELAY")

@@ -31,7 +31,10 @@ VEH_MSG_PERIOD_MS = 50
 PS_MSG_PERIOD_MS = 10
 
 FAULTS = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "loop_stall",
-          "backfeed", "rcd", "over_current", "short", "soc_floor", "min_voltage", "welded")
+          "backfeed", "rcd", "over_current", "short", "soc_floor", "min_voltage", "welded",
+          # inputs that cannot be trusted (issue 8): one row per input class
+          "v_sensor", "i_sensor", "i_reverse", "t_sensor", "t_stale", "imd_off", "soc_bad")
+SLOW_MSG_PERIOD_MS = 100        # PsIsolation / PsTemperatures / PsFaults (power_stage.dbc)
 
 
 def toward(v, tgt, src, discharge):
@@ -98,6 +101,13 @@ class Plant:
         self.oc_offset = 0.0
         self.short = False
         self.welded = False
+        self.v_sensor_bad = False   # inlet voltage sensor shorted to the rail: ADC full scale
+        self.i_nan = False          # the stage reports NaN current
+        self.short_rev = False      # the stage pushes 60 A into the car
+        self.t_open = False         # inlet temperature sensor open: 0 mV (-50 degC)
+        self.t_stale = False        # the stage stops sending its temperatures
+        self.imd_off = False        # the IMD reports "not measuring"
+        self.soc_bad = False        # the car reports SoC 255
         # observations
         self.opens = []          # (t, |i| at the opening command, emergency count after)
         self.closes = []         # (t, |v_inlet - v_link| at the closing command)
@@ -161,8 +171,28 @@ class Plant:
         elif fault == "welded":
             self.welded = True
             self.kp = True
+        elif fault == "v_sensor":
+            self.v_sensor_bad = True
+        elif fault == "i_sensor":
+            self.i_nan = True
+        elif fault == "i_reverse":
+            self.short_rev = True
+            self.fault_onset = -1            # onset when the reverse current flows
+        elif fault == "t_sensor":
+            self.t_open = True
+        elif fault == "t_stale":
+            self.t_stale = True
+        elif fault == "imd_off":
+            self.imd_off = True
+            if not self._closed_path():
+                self.fault_onset = -1        # onset when the DC path closes (the IMD matters then)
+        elif fault == "soc_bad":
+            self.soc_bad = True
         else:
             raise ValueError(fault)
+
+    def _closed_path(self):
+        return self.out("K_DC_POS") == 1
 
     # ------------------------------------------------------------ simulation
     def run(self, ms, check=None):
@@ -276,6 +306,8 @@ class Plant:
         relay = g["AC_OUT_RELAY"].level == 1 and not self.rcd_trip
         if self.short and path and self.car_closed:
             self.i = 60.0
+        elif self.short_rev and path and self.car_closed and ps:
+            self.i = -60.0
         elif path and self.car_closed and ps:
             demand = self.load_w / (0.95 * self.v_inlet) if relay and ready and self.v_inlet > 50 else 0.3
             target = min(cmd.i_limit_a, demand) + self.oc_offset
@@ -309,6 +341,7 @@ class Plant:
         if self.fault_onset < 0 and self.injected is not None:
             f = self.injected
             if (f == "short" and self.i >= 60.0) or (f == "min_voltage" and self.car_closed) or (
+                    f == "i_reverse" and self.i <= -60.0) or (f == "imd_off" and self._closed_path()) or (
                     f == "over_current" and self.i > self._env + L.OC_MARGIN_A):
                 self.fault_onset = now
                 self.onset_energised = self._energised()
@@ -335,10 +368,10 @@ class Plant:
 
     def _write_inputs(self):
         h = self.hal
-        h.adc["V_INLET"].mv = self.v_inlet * 1000 / pins.ADC["V_INLET"][1]
+        h.adc["V_INLET"].mv = 3300 if self.v_sensor_bad else self.v_inlet * 1000 / pins.ADC["V_INLET"][1]
         h.adc["V_LINK"].mv = self.v_link * 1000 / pins.ADC["V_LINK"][1]
         h.adc["V_AC_OUT"].mv = self.v_ac * 1000 / pins.ADC["V_AC_OUT"][1]
-        h.adc["T_INLET"].mv = 500 + self.temp * 10
+        h.adc["T_INLET"].mv = 0 if self.t_open else 500 + self.temp * 10
         h.gpio["ESTOP"].level = 1 if self.estop else 0       # logical: 1 = E-stop asserted
         h.gpio["RCD_OK"].level = 0 if self.rcd_trip else 1
         h.gpio["K_DC_POS_AUX"].level = 1 if self.kp else 0
@@ -349,13 +382,17 @@ class Plant:
         m = self.app.m
         if not self.ps_dead:
             if now % PS_MSG_PERIOD_MS == 0:
-                m.ps_seen_ms = now
-            m.i_dc = self.i
+                m.ps_seen_ms = m.inv_seen_ms = now
+            if now % SLOW_MSG_PERIOD_MS == 5:
+                m.iso_seen_ms = m.ps_faults_seen_ms = now
+                if not self.t_stale:
+                    m.t_stage_seen_ms = now
+            m.i_dc = float("nan") if self.i_nan else self.i
             m.p_ac = self.p_ac
             m.t_stage = self.temp
             m.ps_ready = self.ps_on_t >= 0 and now - self.ps_on_t >= PS_SOFT_START_MS
             m.ps_fault = False
-        m.iso_ohm = (50000 if self.iso_bad else 2000000) if self.plugged else -1
+        m.iso_ohm = (50000 if self.iso_bad else 2000000) if self.plugged and not self.imd_off else -1
         talking = self.link_up and self.plugged and not self.link_dead
         if talking and now % VEH_MSG_PERIOD_MS == 0:
             m.veh_seen_ms = now
@@ -365,7 +402,7 @@ class Plant:
             m.veh_min_v = self.car_min_v
             m.veh_max_v = self.car_max_v
             m.veh_target_v = self.pack_v
-            m.veh_soc = int(self.soc)
+            m.veh_soc = 255 if self.soc_bad else int(self.soc)
             m.veh_closed = self.car_closed
         elif not self.link_up:
             m.veh_closed = self.car_closed

@@ -121,8 +121,10 @@ class SimFrameLink(hi.FrameLink):
         return self.rx.pop(0)
 
 
-class PowerLoss(Exception):
-    """Raised by SimFlash when a scheduled power cut tears a write or an erase."""
+class PowerLoss(BaseException):
+    """Raised by SimFlash when a scheduled power cut tears a write or an erase.
+    A BaseException: the firmware's containment of flash errors (`except
+    Exception`/`OSError`) must not swallow a simulated loss of power."""
 
 
 class SimFlash(hi.Flash):

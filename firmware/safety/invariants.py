@@ -41,7 +41,7 @@ def _abs(x):
 def current_ceiling(m, max_power_w, derate):
     """Independent statement of rule 2.3: min(car current, car power / V,
     cable rating, fuse rating, configured and box power / V) x derating."""
-    if m.veh_max_i < 0 or m.veh_max_p < 0 or m.v_inlet < L.V_SAFE_V:
+    if not (m.veh_max_i >= 0 and m.veh_max_p >= 0 and L.V_SAFE_V <= m.v_inlet <= L.V_MAX_VALID_V):
         return 0.0
     return min(m.veh_max_i, L.CABLE_RATING_A, L.FUSE_RATING_A,
                min(m.veh_max_p, max_power_w, L.BOX_MAX_POWER_W) / m.v_inlet) * derate
@@ -73,19 +73,22 @@ def check(sup, m, prev_k, prev_ac, prev_bond, opened, prev_sig=(0, 0, 0)):
         return V_SEQUENCE
     if c.k_pos and not prev_k and _abs(m.v_inlet - m.v_link) > L.V_MATCH_MAX_V:
         return V_CLOSE_MISMATCH
-    fresh = m.ps_seen_ms >= 0 and sup.last_step_ms - m.ps_seen_ms <= L.PS_READING_MAX_AGE_MS
+    fresh = (m.ps_seen_ms >= 0 and sup.last_step_ms - m.ps_seen_ms <= L.PS_READING_MAX_AGE_MS
+             and -L.I_MAX_VALID_A < m.i_dc < L.I_MAX_VALID_A)
     if prev_k and not c.k_pos and (_abs(m.i_dc) > L.I_BREAK_MAX_A or not fresh):
         # allowed only as a logged emergency, or after a hardware cut of a
         # power stage whose current reading was lost with its link
         if not (opened == 1 or (opened == 2 and not fresh and not c.ps_enable)):
             return V_OPEN_UNDER_LOAD
-    if c.i_limit_a > 0:
-        if c.i_limit_a > current_ceiling(m, sup.max_power_w, sup.derate) + 1e-3:
+    if c.i_limit_a != 0:
+        # (a NaN limit fails every comparison: "not below the ceiling")
+        if not c.i_limit_a <= current_ceiling(m, sup.max_power_w, sup.derate) + 1e-3:
             return V_CURRENT_LIMIT
-        if 0 <= m.veh_soc <= sup.soc_floor_pct or (
-                m.veh_min_v > 0 and m.v_inlet <= m.veh_min_v + L.V_MIN_MARGIN_V):
+        # current only on a SoC the car reported (0..100) above the floor, a
+        # known inlet voltage above the car's minimum, and a measuring IMD
+        if not (sup.soc_floor_pct < m.veh_soc <= 100) or not m.v_inlet > m.veh_min_v + L.V_MIN_MARGIN_V:
             return V_SOC_OR_VMIN
-        if 0 <= m.iso_ohm < L.ISO_MIN_OHM:
+        if not m.iso_ohm >= L.ISO_MIN_OHM:
             return V_ISOLATION
     if not m.estop_ok and not c.safe():
         return V_ESTOP

@@ -88,6 +88,11 @@ OPEN_AFTER_CUT = const(2)
 AUX_AGREE_MS = const(100)
 
 
+def _known_in(x, hi):
+    """A vehicle value is -1 (not reported) or within 0..hi (NaN is neither)."""
+    return x == -1 or 0 <= x <= hi
+
+
 class Meas:
     """Latest measurements and vehicle/power-stage data (filled by io/tests)."""
 
@@ -115,6 +120,13 @@ class Meas:
         self.ps_seen_ms = -1     # last power-stage status on the internal CAN
         self.ps_ready = False    # DC/DC up and inverter soft-started
         self.ps_fault = False
+        # when the slower power-stage frames last arrived (-1 never): each
+        # value has a maximum age (limits.SLOW_FRAME_MAX_AGE_MS / PS_LINK_TIMEOUT_MS)
+        self.iso_seen_ms = -1        # PsIsolation (iso_ohm)
+        self.t_stage_seen_ms = -1    # PsTemperatures (t_stage)
+        self.ps_faults_seen_ms = -1  # PsFaults (ps_fault)
+        self.inv_seen_ms = -1        # PsInverterStatus (p_ac)
+        self.storage_ok = True       # the app's flash stores work (config, DTC log)
 
 
 class Cmd:
@@ -186,6 +198,7 @@ class Supervisor:
         self.proto = 0               # protocol requests (P_*)
         self.cp_duty_req = 0
         self.ceiling_a = 0.0         # last computed current ceiling (for tests/docs)
+        self.t_valid = True          # last temperature judged trustworthy
 
     # ------------------------------------------------------------ configuration
     def configure(self, soc_floor_pct, max_power_w, mode):
@@ -245,8 +258,11 @@ class Supervisor:
         if m.iso_ohm >= 0 and m.iso_ohm < L.ISO_MIN_OHM and (
                 k or intent & (I_ISO_TEST | I_PRECHARGE | I_CONTACTORS)):
             f |= 1 << fl.F_ISOLATION
+        f |= self._plausible(now, m, intent)
         t = m.t_inlet if m.t_inlet > m.t_stage else m.t_stage
-        if t >= L.T_STOP_C:
+        if not self.t_valid:
+            self.derate = 0.0            # no trustworthy temperature: no power
+        elif t >= L.T_STOP_C:
             f |= 1 << fl.F_OVER_TEMP
             self.derate = 0.0
         elif t > L.T_DERATE_C:
@@ -260,8 +276,7 @@ class Supervisor:
             f |= 1 << fl.F_VEHICLE_LINK
         # the power stage reports continuously while the box is powered
         # (from boot: a stage that never reported counts as lost)
-        seen = m.ps_seen_ms if m.ps_seen_ms >= 0 else self._boot_ms
-        if now - seen > L.PS_LINK_TIMEOUT_MS:
+        if self._ps_lost(now, m):
             f |= 1 << fl.F_PS_LINK
         if m.ps_fault:
             f |= 1 << fl.F_PS_FAULT
@@ -279,13 +294,15 @@ class Supervisor:
         if not m.rcd_ok:               # the output may only ever start with the RCD armed
             f |= 1 << fl.F_RCD
         if k:
-            if m.i_dc > L.FUSE_RATING_A:
+            # both directions: a current pushed into the car counts as much
+            i_abs = m.i_dc if m.i_dc >= 0 else -m.i_dc
+            if i_abs > L.FUSE_RATING_A:
                 f |= 1 << fl.F_SHORT
             # the granted limit, allowed to fall no faster than the power stage can follow
             dec = self._oc_ref - L.PS_RAMP_A_PER_S * (now - self._prev_ms) / 1000
             ref = c.i_limit_a
             self._oc_ref = ref if ref > dec else dec
-            if m.i_dc > self._oc_ref + L.OC_MARGIN_A:
+            if i_abs > self._oc_ref + L.OC_MARGIN_A:
                 if self._oc_t0 < 0:
                     self._oc_t0 = now
                 elif now - self._oc_t0 >= L.OC_TIME_MS:
@@ -323,13 +340,55 @@ class Supervisor:
                 f |= 1 << fl.F_WELDED
         return f
 
+    def _age_bad(self, now, seen, max_age):
+        """Older than max_age (never seen counts from boot), or from the future."""
+        t = seen if seen >= 0 else self._boot_ms
+        return now - t > max_age or t > now
+
+    def _ps_lost(self, now, m):
+        return (self._age_bad(now, m.ps_seen_ms, L.PS_LINK_TIMEOUT_MS)
+                or self._age_bad(now, m.inv_seen_ms, L.PS_LINK_TIMEOUT_MS)
+                or self._age_bad(now, m.ps_faults_seen_ms, L.SLOW_FRAME_MAX_AGE_MS))
+
+    def _plausible(self, now, m, intent):
+        """Range, NaN and age of every input (NaN fails every comparison)."""
+        f = 0
+        vmax = L.V_MAX_VALID_V
+        if not (0 <= m.v_inlet <= vmax and 0 <= m.v_link <= vmax):
+            f |= 1 << fl.F_V_SENSOR
+        if not (-L.I_MAX_VALID_A < m.i_dc < L.I_MAX_VALID_A):
+            f |= 1 << fl.F_I_SENSOR
+        tv = (L.T_MIN_VALID_C < m.t_inlet < L.T_MAX_VALID_C and L.T_MIN_VALID_C < m.t_stage < L.T_MAX_VALID_C
+              and not self._age_bad(now, m.t_stage_seen_ms, L.SLOW_FRAME_MAX_AGE_MS))
+        self.t_valid = tv
+        if not tv:
+            f |= 1 << fl.F_T_SENSOR
+        if not (0 <= m.v_ac <= L.V_AC_MAX_VALID_V and -L.P_AC_MAX_VALID_W <= m.p_ac <= L.P_AC_MAX_VALID_W):
+            f |= 1 << fl.F_AC_SENSOR
+        k = self._k
+        # the IMD must be measuring, and recently, whenever the DC path is closed
+        if k and (not m.iso_ohm >= 0 or self._age_bad(now, m.iso_seen_ms, L.SLOW_FRAME_MAX_AGE_MS)):
+            f |= 1 << fl.F_IMD
+        if intent & I_LINK or k:
+            soc = m.veh_soc
+            # -1 = not reported (yet); while current may flow it must be known
+            if not (0 <= soc <= 100 or (soc == -1 and not (k and intent & I_CURRENT))):
+                f |= 1 << fl.F_VEH_DATA
+            elif not (_known_in(m.veh_max_i, L.I_MAX_VALID_A) and _known_in(m.veh_max_p, L.VEH_MAX_P_VALID_W)
+                      and _known_in(m.veh_min_v, vmax) and _known_in(m.veh_max_v, vmax)
+                      and _known_in(m.veh_target_v, vmax)):
+                f |= 1 << fl.F_VEH_DATA
+        if not m.storage_ok:
+            f |= 1 << fl.F_STORAGE
+        return f
+
     # ------------------------------------------------------------ outputs
     def ceiling(self, m):
         """Highest discharge current allowed now: min of the car's current and
         power limits, cable/connector and fuse ratings, the configured and box
         power, times the thermal derating."""
         v = m.v_inlet
-        if v < L.V_SAFE_V or m.veh_max_i < 0 or m.veh_max_p < 0:
+        if not (L.V_SAFE_V <= v <= L.V_MAX_VALID_V and m.veh_max_i >= 0 and m.veh_max_p >= 0):
             return 0.0
         a = m.veh_max_i
         if L.CABLE_RATING_A < a:
@@ -352,7 +411,7 @@ class Supervisor:
         c = self.cmd
         opened = 0
         fresh = self._fresh(now, m)
-        # an unknown current counts as above the break limit
+        # an unknown (stale, NaN, out-of-range) current counts as above the break limit
         i_abs = (m.i_dc if m.i_dc >= 0 else -m.i_dc) if fresh else L.FUSE_RATING_A
         want = bool(intent & I_CONTACTORS) and r == fl.R_NONE
         k_was = self._k
@@ -476,7 +535,9 @@ class Supervisor:
 
     @staticmethod
     def _fresh(now, m):
-        return m.ps_seen_ms >= 0 and now - m.ps_seen_ms <= L.PS_READING_MAX_AGE_MS
+        """A current reading that is recent and plausible."""
+        return (m.ps_seen_ms >= 0 and now - m.ps_seen_ms <= L.PS_READING_MAX_AGE_MS
+                and -L.I_MAX_VALID_A < m.i_dc < L.I_MAX_VALID_A)
 
     def _open(self, i_abs):
         self._k = False
@@ -594,7 +655,10 @@ class Supervisor:
         if bit == fl.F_BACKFEED:
             return m.v_ac >= L.BACKFEED_V_RMS
         if bit == fl.F_PS_LINK:
-            return now - (m.ps_seen_ms if m.ps_seen_ms >= 0 else self._boot_ms) > L.PS_LINK_TIMEOUT_MS
+            return self._ps_lost(now, m)
+        if bit == fl.F_V_SENSOR or bit == fl.F_I_SENSOR or bit == fl.F_T_SENSOR or bit == fl.F_AC_SENSOR \
+                or bit == fl.F_STORAGE:
+            return bool(self._plausible(now, m, 0) & (1 << bit))
         if bit == fl.F_PS_FAULT:
             return m.ps_fault
         if bit == fl.F_ISOLATION:
