@@ -39,7 +39,7 @@ def step_timing():
 
 
 def session_setup_ms():
-    from firmware.chademo import charger as ch
+    from firmware.protocols.chademo import charger as ch
     from hil.chademo_rig import ChademoRig
 
     rig = ChademoRig()

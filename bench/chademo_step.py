@@ -25,7 +25,7 @@ if not MICRO:  # CPython: the repository root, for tests.device (run.mjs puts /r
 
 from stopwatch import elapsed_us, now_us  # noqa: E402  (bench/stopwatch.py)
 import firmware  # noqa: E402,F401
-from firmware.chademo import charger as ch  # noqa: E402
+from firmware.protocols.chademo import charger as ch  # noqa: E402
 from tests.device.chademo_scripted_ev import MiniRig  # noqa: E402
 
 

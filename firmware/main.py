@@ -22,7 +22,7 @@ import micropython
 
 from firmware.app.box import BoxApp
 from firmware.hal.board import make_board_hal
-from firmware.safety import app as safety_app
+from firmware.app import safety_app
 from firmware.safety import limits as L
 
 _IDLE_MAX_MS = 5

@@ -25,7 +25,7 @@ from firmware.can.gen import power_stage as ps
 from firmware.core.clock import SimClock
 from firmware.hal import pins
 from firmware.hal.sim import make_sim_hal
-from firmware.session import table as T
+from firmware.charging import table as T
 from hil.safety_plant import PS_RAMP_A_PER_MS, PS_SOFT_START_MS, toward  # same physics
 from hil.vehicles.chademo_car import ChademoCar
 

@@ -11,9 +11,9 @@ Everything advances in fixed ticks (default 10 ms) of one simulated clock;
 nothing here sleeps or reads the wall clock.
 """
 from firmware.can.gen import chademo
-from firmware.chademo import charger as ch
-from firmware.chademo.charger import ChademoCharger
-from firmware.chademo.link import ChademoLink
+from firmware.protocols.chademo import charger as ch
+from firmware.protocols.chademo.charger import ChademoCharger
+from firmware.protocols.chademo.link import ChademoLink
 from firmware.core.ring import Ring
 from firmware.hal.sim import SimCanPort
 from hil.vehicles.chademo_car import ChademoCar

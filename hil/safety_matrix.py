@@ -19,7 +19,7 @@ import copy
 from firmware.safety import dtc as D
 from firmware.safety import faults as fl
 from firmware.safety import limits as L
-from firmware.session import table as T
+from firmware.charging import table as T
 from hil.safety_plant import FAULTS, Plant
 
 OBS_MS = 1500

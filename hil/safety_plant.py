@@ -16,9 +16,9 @@ Faults are injected by setting attributes (see `inject`).
 from firmware.core.clock import SimClock
 from firmware.hal.sim import make_sim_hal
 from firmware.hal import pins
-from firmware.safety import app as A
+from firmware.app import safety_app as A
 from firmware.safety import limits as L
-from firmware.session import table as T
+from firmware.charging import table as T
 
 PACK_R_OHM = 0.1
 PS_RAMP_A_PER_MS = 0.1          # 100 A/s

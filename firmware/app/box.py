@@ -41,7 +41,7 @@ class BoxApp:
         self._wdt_timeout_ms = wdt_timeout_ms
         self._busy_us = 0
         self.discharge = discharge
-        self.reset_cause = reset_cause   # firmware.safety.app.RESET_* (a watchdog reset latches a stall)
+        self.reset_cause = reset_cause   # firmware.app.safety_app.RESET_* (a watchdog reset latches a stall)
         self.power = None
 
     def boot(self):

@@ -1,7 +1,7 @@
 """Protocol adapter: the CHAdeMO charger core <-> the session and the real
 safety supervisor. Sans-IO (pins through the HAL's role table only).
 
-The core asks, the safety side decides (firmware/chademo/charger.py): the
+The core asks, the safety side decides (firmware/protocols/chademo/charger.py): the
 glue passes the core's d1/d2/lock requests to `Supervisor.request()`; the
 supervisor owns the pins (Cmd.d1/d2/lock) and the glue only reports back:
   d1, lock    granted once the supervisor drives them (lock: LOCK_FB agrees)
@@ -21,10 +21,10 @@ Vehicle data from the CHAdeMO frames go into Meas every tick.
 from micropython import const
 
 from firmware.can.gen import chademo
-from firmware.chademo import charger as ch
+from firmware.protocols.chademo import charger as ch
 from firmware.safety import faults as fl
 from firmware.safety import supervisor as sv
-from firmware.session import table as T
+from firmware.charging import table as T
 
 # the box's StopReason on the service CAN from the core's end reason
 _ACTIVE = (T.HANDSHAKE, T.ISOLATION_CHECK, T.PRECHARGE, T.CONTACTORS_CLOSED,

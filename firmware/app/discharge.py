@@ -16,12 +16,12 @@ from firmware.app.chademo_glue import ChademoGlue
 from firmware.app.power_stage import PowerStageLink
 from firmware.app.status import Status
 from firmware.can.gen import box
-from firmware.chademo.charger import ChademoCharger
-from firmware.chademo.link import ChademoLink
+from firmware.protocols.chademo.charger import ChademoCharger
+from firmware.protocols.chademo.link import ChademoLink
 from firmware.core.ring import Ring
 from firmware.safety import supervisor as sv
-from firmware.safety.app import SafetyApp
-from firmware.session import table as T
+from firmware.app.safety_app import SafetyApp
+from firmware.charging import table as T
 
 CHADEMO_BOX_LIMIT_A = const(30)   # what the box takes from the inlet (limits.CABLE_RATING_A class)
 

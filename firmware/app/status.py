@@ -7,10 +7,10 @@ from micropython import const
 
 from firmware.can import codec
 from firmware.can.gen import box
-from firmware.chademo import charger as ch
+from firmware.protocols.chademo import charger as ch
 from firmware.safety import dtc as D
 from firmware.safety import faults as fl
-from firmware.session import table as T
+from firmware.charging import table as T
 
 _MODE = (box.Mode_Outlets, box.Mode_VehicleToVehicle, box.Mode_HomeBackup)   # by supervisor MODE_*
 _MS_PER_H = const(3600000)

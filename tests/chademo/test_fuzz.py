@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from firmware.can import node as cn
 from firmware.can.gen import chademo
-from firmware.chademo import charger as ch
-from firmware.chademo.charger import ChademoCharger
-from firmware.chademo.link import ChademoLink
+from firmware.protocols.chademo import charger as ch
+from firmware.protocols.chademo.charger import ChademoCharger
+from firmware.protocols.chademo.link import ChademoLink
 from firmware.core.ring import Ring
 from firmware.hal.sim import SimCanPort
 from hil.vehicles.chademo_car import FAULT_BITS, ChademoCar

@@ -2,9 +2,9 @@
 V2X start/stop log) through the CAN node into the core, and the core's own
 frames against the logged charger frames."""
 from firmware.can.gen import chademo
-from firmware.chademo import charger as ch
-from firmware.chademo.charger import ChademoCharger
-from firmware.chademo.link import ChademoLink
+from firmware.protocols.chademo import charger as ch
+from firmware.protocols.chademo.charger import ChademoCharger
+from firmware.protocols.chademo.link import ChademoLink
 from firmware.core.ring import Ring
 from firmware.hal.sim import SimCanPort
 

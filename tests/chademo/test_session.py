@@ -1,7 +1,7 @@
 """Full CHAdeMO V2X sessions: firmware core + link against the simulated
 car (hil/vehicles/chademo_car.py), through CAN frames, in simulated time."""
 from firmware.can.gen import chademo
-from firmware.chademo import charger as ch
+from firmware.protocols.chademo import charger as ch
 from hil.vehicles.chademo_car import ChademoCar
 
 from tests.chademo.util import action_log, discharging, released, rig, until_end

@@ -4,7 +4,7 @@ own reason code through the ordered shutdown, everything released."""
 import pytest
 
 from firmware.can.gen import chademo
-from firmware.chademo import charger as ch
+from firmware.protocols.chademo import charger as ch
 from firmware.hal import interface as hi
 from hil.vehicles.chademo_car import ChademoCar
 

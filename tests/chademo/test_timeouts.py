@@ -4,7 +4,7 @@ d1/d2/contactors released."""
 import pytest
 
 from firmware.can.gen import chademo
-from firmware.chademo import charger as ch
+from firmware.protocols.chademo import charger as ch
 from hil.vehicles.chademo_car import ChademoCar
 
 from tests.chademo.util import at, discharging, released, rig, until_end

@@ -1,5 +1,5 @@
 """Shared helpers for the CHAdeMO rig tests."""
-from firmware.chademo import charger as ch
+from firmware.protocols.chademo import charger as ch
 from hil.chademo_rig import ChademoRig
 from hil.vehicles.chademo_car import ChademoCar
 

@@ -10,9 +10,9 @@ stop control (after charging) sets 0 A and opens 300 ms after <= 5 A.
 """
 import firmware  # noqa: F401
 from firmware.can.gen import chademo
-from firmware.chademo import charger as ch
-from firmware.chademo.charger import ChademoCharger
-from firmware.chademo.link import ChademoLink
+from firmware.protocols.chademo import charger as ch
+from firmware.protocols.chademo.charger import ChademoCharger
+from firmware.protocols.chademo.link import ChademoLink
 from firmware.core.ring import Ring
 from firmware.hal.sim import SimCanPort
 

@@ -7,12 +7,12 @@ import firmware  # noqa: F401
 from firmware.app.box import BoxApp
 from firmware.can.gen import box
 from firmware.can.gen import power_stage as ps
-from firmware.chademo import charger as ch
+from firmware.protocols.chademo import charger as ch
 from firmware.core.clock import SimClock
 from firmware.hal import pins
 from firmware.hal.sim import make_sim_hal
 from firmware.safety import faults as fl
-from firmware.session import table as T
+from firmware.charging import table as T
 
 
 class Script:

@@ -4,7 +4,7 @@ car and the power-stage/electrical plant (hil.bench)."""
 from firmware.can.gen import box
 from firmware.safety import faults as fl
 from firmware.safety import limits as L
-from firmware.session import table as T
+from firmware.charging import table as T
 from hil.bench import Bench
 from hil.vehicles.chademo_car import ChademoCar
 

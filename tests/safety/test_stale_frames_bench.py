@@ -5,7 +5,7 @@ values stayed in Meas and the box was still Supplying 5 s later."""
 from firmware.can.gen import power_stage as ps
 from firmware.safety import faults as fl
 from firmware.safety import limits as L
-from firmware.session import table as T
+from firmware.charging import table as T
 from hil.bench import Bench
 from hil.vehicles.chademo_car import ChademoCar
 

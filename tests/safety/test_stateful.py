@@ -8,8 +8,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from firmware.safety import faults as fl
 from firmware.safety import supervisor as S
-from firmware.session import table as T
-from firmware.session.engine import Session
+from firmware.charging import table as T
+from firmware.charging.engine import Session
 from hil.safety_plant import FAULTS, Plant
 from tests.safety.checks import Checker
 

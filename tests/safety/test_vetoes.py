@@ -4,7 +4,7 @@ the same ground at random)."""
 from firmware.safety import faults as fl
 from firmware.safety import limits as L
 from firmware.safety import supervisor as S
-from firmware.session import table as T
+from firmware.charging import table as T
 from hil.safety_plant import Plant, to_supplying
 from tests.safety.checks import Checker
 from tests.safety.test_stateful import RogueSession

@@ -9,7 +9,7 @@ current state fires; one level transition per tick keeps it deterministic.
 """
 from firmware.core.ring import Ring
 from firmware.safety import supervisor as sv
-from firmware.session import table as T
+from firmware.charging import table as T
 
 # Level events in priority order, with the status bit that raises each
 # (0: computed by the engine itself).

@@ -19,8 +19,8 @@ from firmware.safety import faults as fl
 from firmware.safety.config import Config
 from firmware.safety.io import SafetyIo
 from firmware.safety.supervisor import Meas, Supervisor
-from firmware.session import table as T
-from firmware.session.engine import Session
+from firmware.charging import table as T
+from firmware.charging.engine import Session
 
 # Storage: hal.storage["config"] and hal.storage["dtc"], each a partition of
 # whole physical erase units (firmware/hal/flash_layout.py per target chip).

@@ -1,8 +1,8 @@
 """The session table is complete and consistent (CPython and MicroPython)."""
 import firmware  # noqa: F401
 from firmware.safety import supervisor as S
-from firmware.session import table as T
-from firmware.session.engine import Session
+from firmware.charging import table as T
+from firmware.charging.engine import Session
 
 
 def test_every_state_named_and_described():

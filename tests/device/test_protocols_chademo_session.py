@@ -3,7 +3,7 @@ discharge session start to end, frame order and coding on the wire, and a
 comm-loss fault. Runs on CPython and inside MicroPython."""
 import firmware  # noqa: F401
 from firmware.can.gen import chademo
-from firmware.chademo import charger as ch
+from firmware.protocols.chademo import charger as ch
 from tests.device.chademo_scripted_ev import MiniRig
 
 
