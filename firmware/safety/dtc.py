@@ -161,10 +161,21 @@ class DtcStore:
             rec += self._pack(dtc)
         return [(_T_CYCLE, rec)]
 
-    def _save(self, dtc):
+    def _append(self, typ, payload):
+        """RAM is already updated; if the flash refuses, the next successful
+        write is a full snapshot (the journal is marked dirty), so flash
+        catches up with RAM instead of silently missing this change."""
         self.writes += 1
-        if self.j is not None:
-            self.j.append(_T_ENTRY, self._pack(dtc), self._snapshot)
+        if self.j is None:
+            return
+        try:
+            self.j.append(typ, payload, self._snapshot)
+        except Exception:
+            self.j.dirty = True
+            raise
+
+    def _save(self, dtc):
+        self._append(_T_ENTRY, self._pack(dtc))
 
     # ------------------------------------------------------------ ISO 14229 status handling
     def failed(self, dtc, now_ms, ff=None, warning=False):
@@ -234,16 +245,12 @@ class DtcStore:
         rec = struct.pack("<I", self.cycle)
         for dtc in sorted(changed):
             rec += self._pack(dtc)
-        self.writes += 1
-        if self.j is not None:
-            self.j.append(_T_CYCLE, rec, self._snapshot)
+        self._append(_T_CYCLE, rec)
 
     def clear(self):
         """ClearDiagnosticInformation (group 0xFFFFFF)."""
         self.entries = {}
-        self.writes += 1
-        if self.j is not None:
-            self.j.append(_T_CLEAR, b"", self._snapshot)
+        self._append(_T_CLEAR, b"")
 
     # ------------------------------------------------------------ reading
     def status(self, dtc):
