@@ -320,9 +320,9 @@ def cached_matrix():
 STALL_D2_BOUND_MS = L.LOOP_STALL_MS + 2 * L.MONITOR_PERIOD_MS + L.PS_CUT_SETTLE_MS
 
 
-def stall_to_d2_off(phases=(0, 3, 7)):
+def stall_to_d2_off(phases=tuple(range(L.SUPERVISOR_PERIOD_MS))):
     """Run the CHAdeMO discharge bench (real BoxApp + simulated car) to
-    Supplying, stall the main loop at several phases of the 10 ms tick, and
+    Supplying, stall the main loop at every phase of the 10 ms tick, and
     return the worst (stall -> d2 wire released, stall -> car contactors
     open, car openings under load, current at the opening)."""
     from hil.bench import Bench
