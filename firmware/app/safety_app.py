@@ -16,6 +16,7 @@ from micropython import const
 from firmware.hal import pins
 from firmware.safety import dtc as D
 from firmware.safety import faults as fl
+from firmware.safety import limits as L
 from firmware.safety.config import Config
 from firmware.safety.io import SafetyIo
 from firmware.safety.supervisor import Meas, Supervisor
@@ -84,7 +85,21 @@ class SafetyApp:
         acts = self.session.step(now, status, self.sup)
         self.io.apply(feed=True)
         self._log(now, acts)
+        self._maintain(now)
         return acts
+
+    _IDLE = (T.IDLE, T.PLUGGED, T.READY_TO_UNPLUG, T.FAULT, T.LOCKOUT)
+
+    def _maintain(self, now):
+        """While idle with every output off: pre-erase the DTC log's next
+        sector, so a compaction during a session only programs. The monitor
+        is told of the gap (granted only while nothing is energised)."""
+        j = self.dtc.j
+        if j is None or not j.needs_spare() or self.session.state not in self._IDLE:
+            return
+        if self.sup.planned_gap(now, L.FLASH_ERASE_MAX_MS):
+            self.hal.wdt.feed()
+            self._store(j.prepare)
 
     def _freeze(self):
         ff = self.ff

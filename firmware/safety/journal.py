@@ -90,6 +90,7 @@ class Journal:
         self.compactions = 0
         self.write_errors = 0  # programs that failed verify (counted, contained)
         self.erase_errors = 0
+        self._spare = -1       # a sector erased and verified by prepare(), untouched since
 
     # ------------------------------------------------------------ layout helpers
     def _base(self, idx):
@@ -227,7 +228,9 @@ class Journal:
         it, each verified; switch to it only when all landed."""
         seq = self.sector_seq + 1
         self.sector_seq = seq           # never reused, even if this attempt fails
-        if not self._erase(idx):
+        if self._spare == idx:
+            self._spare = -1            # pre-erased while idle: programs only
+        elif not self._erase(idx):
             return False
         hdr = bytearray(b"\xff" * padded(_SECTOR_HDR, self.unit))
         hdr[0:4] = _MAGIC
@@ -270,6 +273,29 @@ class Journal:
             if self._fill(idx, records):
                 return
         raise StorageError("journal: no sector could be erased and written")
+
+    def needs_spare(self):
+        """The active sector is past half full (or dirty) and the sector the
+        next compaction will use is not known to be erased."""
+        if self.active < 0:
+            return False
+        nxt = (self.active + 1) % self.n
+        return self._spare != nxt and (self.dirty or self.write_pos * 2 > self.ss)
+
+    def prepare(self):
+        """Erase and verify, ahead of time, the sector the next compaction
+        will use, so a compaction that happens later (possibly during a
+        session) only programs: the slow erase is done while the box is idle.
+        Returns True if the spare is ready."""
+        if self.active < 0:
+            return False
+        nxt = (self.active + 1) % self.n
+        if self._spare == nxt:
+            return True
+        if self._erase(nxt):
+            self._spare = nxt
+            return True
+        return False
 
     def append(self, typ, payload, snapshot):
         """Append one record. `snapshot()` returns the live state as a list of

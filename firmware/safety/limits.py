@@ -105,3 +105,7 @@ VEH_MAX_P_VALID_W = const(400000)  # (team) no car asks for more than 400 kW
 # PsIsolation / PsTemperatures / PsFaults are sent every 100 ms
 # (power_stage.dbc GenMsgCycleTime); three missed cycles make them stale.
 SLOW_FRAME_MAX_AGE_MS = const(300)
+# Longest erase of one storage erase unit the main loop may block for while
+# every output is off (team, to be measured on the target: a 32 KiB F767
+# sector and a 128 KiB H743 sector erase in well under this; see docs).
+FLASH_ERASE_MAX_MS = const(2000)

@@ -195,6 +195,7 @@ class Supervisor:
         self.last_step_ms = -1
         self._boot_ms = -1
         self._stall_cut_ms = -1      # monitor: when it cut the power stage
+        self._quiet_until = -1       # monitor: a planned gap (flash erase) while all is off
         self.proto = 0               # protocol requests (P_*)
         self.cp_duty_req = 0
         self.ceiling_a = 0.0         # last computed current ceiling (for tests/docs)
@@ -223,6 +224,7 @@ class Supervisor:
             self._boot_ms = now
         self.last_step_ms = now
         self._stall_cut_ms = -1
+        self._quiet_until = -1
         if intent & I_LINK and not self._intent & I_LINK:
             self._link_rise = now
         if intent & I_WELD_CHECK and not self._intent & I_WELD_CHECK:
@@ -616,6 +618,15 @@ class Supervisor:
         c.i_limit_a = c.p_limit_w = 0.0
         c.drop_signals()
 
+    def planned_gap(self, now, ms):
+        """The main loop is about to block for up to `ms` (a flash erase).
+        Granted only while every output is off: a stall with nothing
+        energised cannot let current flow. Returns True if granted."""
+        if not self.cmd.safe():
+            return False
+        self._quiet_until = now + ms
+        return True
+
     def monitor(self, now):
         """Timer-interrupt path watching the main loop. After LOOP_STALL_MS
         without a step it drops the power-stage enable (hardware cut) and the
@@ -626,6 +637,8 @@ class Supervisor:
         if self.last_step_ms < 0 or now - self.last_step_ms <= L.LOOP_STALL_MS:
             return False
         c = self.cmd
+        if now <= self._quiet_until and c.safe():
+            return False
         if self._stall_cut_ms < 0:
             self._stall_cut_ms = now
             self.faults |= 1 << fl.F_LOOP_STALL

@@ -302,3 +302,46 @@ def test_config_flash_error_is_a_refusal_with_a_reason():
     p.run(30)
     assert p.app.sup.faults & (1 << fl.F_STORAGE)
     assert p.app.session.state in (T.IDLE, T.FAULT)
+
+
+# ------------------------------------------------------------------ erase while idle
+def test_spare_sector_is_pre_erased_so_a_compaction_only_programs():
+    f = _small(2048, n=2)
+    s = _fresh_dtc(f)
+    ops = _dtc_ops(400)
+    i = 0
+    while not s.j.needs_spare():
+        _dtc_apply(s, ops[i])
+        i += 1
+    assert s.j.prepare() and not s.j.needs_spare()
+    erases = f.erases
+    c0 = s.j.compactions
+    while s.j.compactions == c0:
+        _dtc_apply(s, ops[i])
+        i += 1
+    assert f.erases == erases                 # the compaction did not erase
+    assert _dtc_state(_fresh_dtc(f)) == _dtc_state(s)
+
+
+def test_torn_pre_erase_loses_nothing():
+    f = _small(2048, n=2)
+    s = _fresh_dtc(f)
+    for op in _dtc_ops(60):
+        _dtc_apply(s, op)
+    before = _dtc_state(s)
+    f.tear_erase_at = f.erases + 1
+    with pytest.raises(PowerLoss):
+        s.j.prepare()
+    f.tear_erase_at = None
+    assert _dtc_state(_fresh_dtc(f)) == before
+
+
+def test_planned_gap_only_while_nothing_is_energised():
+    p = Plant()
+    assert p.app.sup.planned_gap(0, 1000)
+    assert to_supplying(p)
+    now = p.clock.now_ms()
+    assert not p.app.sup.planned_gap(now, 1000)
+    p.stalled = True
+    p.run(100)
+    assert p.out("K_DC_POS") == 0 and p.app.sup.faults & (1 << fl.F_LOOP_STALL)
