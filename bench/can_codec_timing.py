@@ -22,16 +22,16 @@ MODULES = (box, chademo, power_stage)
 
 def _mid_values(msg, mux_value):
     vals = {}
-    for sig in msg[codec.M_SIGS]:
-        ids = sig[codec.S_MUXIDS]
+    for sig in msg[codec.MSG_SIGS]:
+        ids = sig[codec.SIG_MUXIDS]
         if ids is not None and mux_value not in ids:
             continue
-        if msg[codec.M_MUX] >= 0 and sig is msg[codec.M_SIGS][msg[codec.M_MUX]]:
-            vals[sig[codec.S_NAME]] = mux_value
+        if msg[codec.MSG_MUX] >= 0 and sig is msg[codec.MSG_SIGS][msg[codec.MSG_MUX]]:
+            vals[sig[codec.SIG_NAME]] = mux_value
             continue
-        mid = (sig[codec.S_MIN] + sig[codec.S_MAX]) / 2
-        raw = round((mid - sig[codec.S_OFFSET]) / sig[codec.S_SCALE])
-        vals[sig[codec.S_NAME]] = raw * sig[codec.S_SCALE] + sig[codec.S_OFFSET]
+        mid = (sig[codec.SIG_MIN] + sig[codec.SIG_MAX]) / 2
+        raw = round((mid - sig[codec.SIG_OFFSET]) / sig[codec.SIG_SCALE])
+        vals[sig[codec.SIG_NAME]] = raw * sig[codec.SIG_SCALE] + sig[codec.SIG_OFFSET]
     return vals
 
 
@@ -40,11 +40,11 @@ def frames():
     for mod in MODULES:
         for fid in sorted(mod.MESSAGES):
             msg = mod.MESSAGES[fid]
-            pages = msg[codec.M_MUXVALS] or (None,)
+            pages = msg[codec.MSG_MUXVALS] or (None,)
             for page in pages:
                 vals = _mid_values(msg, page)
                 mod.encode(fid, vals)  # must be encodable
-                out.append((mod, fid, vals, bytearray(msg[codec.M_DLC]), {}))
+                out.append((mod, fid, vals, bytearray(msg[codec.MSG_DLC]), {}))
     return out
 
 

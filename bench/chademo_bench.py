@@ -14,7 +14,7 @@ chademo.session_setup_ms
     chademo_car.py: CAN up 0.3 s and ready 1.5 s after d1, contactors 1.2 s
     after d2, discharge allowed 0.3 s later) and the stand-in supervisor
     (20 ms grants, 300 ms insulation test, 200 ms precharge) of
-    hil/chademo_rig.py. It follows from those modelled delays plus the
+    hil/rigs/chademo.py. It follows from those modelled delays plus the
     core's own waits; it is not a measurement of a real car.
 
     python bench/chademo_bench.py            # prints the metrics as JSON
@@ -40,12 +40,12 @@ def step_timing():
 
 def session_setup_ms():
     from firmware.protocols.chademo import charger as ch
-    from hil.chademo_rig import ChademoRig
+    from hil.rigs.chademo import ChademoRig
 
     rig = ChademoRig()
     rig.plug()
     rig.core.start()
-    if not rig.run_until(lambda r: r.core.state == ch.S_DISCHARGING, 30000):
+    if not rig.run_until(lambda r: r.core.state == ch.ST_DISCHARGING, 30000):
         raise RuntimeError("bench session did not reach Discharging: %s" % rig.states)
     return rig.core.setup_ms
 

@@ -33,7 +33,7 @@ from tests.device.chademo_scripted_ev import MiniRig  # noqa: E402
 def measure(passes):
     rig = MiniRig()
     rig.core.start()
-    while rig.core.state != ch.S_DISCHARGING:
+    while rig.core.state != ch.ST_DISCHARGING:
         rig.tick(record=False)
         if rig.now > 20000:
             raise RuntimeError("no discharge: " + rig.core.state_name())
@@ -73,7 +73,7 @@ def measure(passes):
     if MICRO:
         heap = gc.mem_alloc() - a0  # type: ignore[attr-defined]
         gc.enable()
-    if core.state != ch.S_DISCHARGING:
+    if core.state != ch.ST_DISCHARGING:
         raise RuntimeError("left Discharging: " + core.reason_name())
     return {"passes": passes, "us_per_pass": total / passes, "heap_bytes_per_pass": heap / passes,
             "session_setup_ms": setup_ms, "impl": sys.implementation.name}

@@ -6,7 +6,7 @@ run, then checks what the monitor decoded: the heartbeat must arrive at its
 DBC cycle time with a gap-free alive counter.
 
 Then the discharge scenario: the simulated box runs inside the discharge
-bench (hil.bench: simulated CHAdeMO car, power stage, 3 kW load) ten times
+bench (hil.rigs.discharge: simulated CHAdeMO car, power stage, 3 kW load) ten times
 faster than real time and plays a session (plug, start, supply, user stop,
 unplug) while the monitor decodes the service CAN. The demo prints the
 session timeline (firmware time from the heartbeat uptime, AC power,
@@ -159,7 +159,10 @@ def verify_session(frames):
     print("  firmware time  state             peak AC power  energy delivered (at state end)")
     for t, st, p, e in timeline:
         print("  t=%6.2f s     %-17s %6.0f W       %.3f kWh" % (t, st, p, e))
-    print("demo: peak AC power %.0f W, delivered %.3f kWh, drawn from the car %.3f kWh" % (max_p, e_ac, e_dc))
+    loss = e_dc - e_ac
+    print("demo: peak AC power %.0f W, delivered %.3f kWh, drawn from the car %.3f kWh, "
+          "lost in the DC/DC and inverter %.3f kWh (%.1f %%)"
+          % (max_p, e_ac, e_dc, loss, 100.0 * loss / e_dc if e_dc > 0 else 0.0))
     problems = []
     if "Supplying" not in seen:
         problems.append("the session never reached Supplying (seen: %s)" % ", ".join(seen))
@@ -169,6 +172,8 @@ def verify_session(frames):
         problems.append("no AC power reported while Supplying (peak %.0f W)" % max_p)
     if e_ac <= 0:
         problems.append("no energy delivered")
+    elif e_dc <= e_ac:
+        problems.append("no conversion losses: %.3f kWh drawn, %.3f kWh delivered" % (e_dc, e_ac))
     if any(s in ("Fault", "Lockout") for s in seen):
         problems.append("the session went through Fault/Lockout")
     for p in problems:

@@ -1,5 +1,5 @@
 """Fault-injection matrix: every fault x every session state, in simulated
-time, through the real SafetyApp inside hil.safety_plant.
+time, through the real SafetyApp inside hil.rigs.safety.
 
 The expected reaction per cell is the specification (written from issue #5
 and the detection rules in docs/safety.md), not derived from the code:
@@ -20,7 +20,7 @@ from firmware.safety import dtc as D
 from firmware.safety import faults as fl
 from firmware.safety import limits as L
 from firmware.charging import table as T
-from hil.safety_plant import FAULTS, Plant
+from hil.rigs.safety import FAULTS, SafetyRig
 
 OBS_MS = 1500
 TICK = L.SUPERVISOR_PERIOD_MS
@@ -143,7 +143,7 @@ def prepare_states():
     """One plant snapshot per session state, taken one tick (+3 ms) after
     the state was entered (Supplying: once current flows)."""
     snaps = {}
-    p = Plant()
+    p = SafetyRig()
 
     def grab(p):
         s = p.app.session.state
@@ -171,17 +171,17 @@ def prepare_states():
         if T.READY_TO_UNPLUG in snaps:
             break
     # Fault: the protocol gives up during the handshake
-    f = Plant()
+    f = SafetyRig()
     f.plug()
     f.run(20)
     f.start()
     f.run(200)
-    f.app.session.post(T.EV_HANDSHAKE_FAIL)
+    f.app.session.post(T.EV_PROTOCOL_FAULT)
     f.run(TICK + 3)
     assert f.app.session.state == T.FAULT
     snaps[T.FAULT] = f
     # Lockout: a welded contactor, then (for the matrix) the plant repaired
-    lk = Plant()
+    lk = SafetyRig()
     lk.plug()
     lk.run(20)
     lk.inject("welded")
@@ -325,7 +325,7 @@ def stall_to_d2_off(phases=tuple(range(L.SUPERVISOR_PERIOD_MS))):
     Supplying, stall the main loop at every phase of the 10 ms tick, and
     return the worst (stall -> d2 wire released, stall -> car contactors
     open, car openings under load, current at the opening)."""
-    from hil.bench import Bench
+    from hil.rigs.discharge import DischargeRig as Bench
     from hil.vehicles.chademo_car import ChademoCar
     base = Bench(car=ChademoCar(soc=70), load_w=3000.0)
     base.run(100)

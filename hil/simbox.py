@@ -5,7 +5,7 @@ Firmware time is a SimClock. With `speed` > 0 it is paced against the wall
 clock (speed 1 = real time, 10 = ten times faster); with speed 0 it runs as
 fast as possible, which is what tests use.
 
-scenario="discharge": the box runs inside the discharge bench (hil.bench:
+scenario="discharge": the box runs inside the discharge bench (hil.rigs.discharge:
 simulated CHAdeMO car + power stage, 1 ms plant steps) and plays the demo
 session (plug, start, supply, user stop, unplug); only its service port is
 bridged.
@@ -27,8 +27,9 @@ class SimBox:
         self.hal = make_sim_hal(self.clock)
         self.bench = None
         if scenario == "discharge":
-            from hil.bench import Bench, DischargeScenario
-            self.bench = Bench(clock=self.clock, hal=self.hal, collect_service=False)
+            from hil.rigs.discharge import DischargeRig
+            from hil.scenarios.discharge import DischargeScenario
+            self.bench = DischargeRig(clock=self.clock, hal=self.hal, collect_service=False)
             self.bench.script = DischargeScenario()
             self.app = self.bench.app
         elif scenario is None:

@@ -15,7 +15,7 @@ and opens through its hardware-cut path.
 from micropython import const
 
 from firmware.can.gen import power_stage as ps
-from firmware.can.node import EV_RX_TIMEOUT, CanNode
+from firmware.can.node import NODE_RX_TIMEOUT, CanNode
 from firmware.core.ring import Ring
 from firmware.safety import supervisor as sv
 
@@ -165,7 +165,7 @@ class PowerStageLink:
         ev = self.events
         while len(ev):
             kind, fid = ev.get()
-            if kind == EV_RX_TIMEOUT and fid == ps.ID_PsDcDcStatus:
+            if kind == NODE_RX_TIMEOUT and fid == ps.ID_PsDcDcStatus:
                 self.lost += 1
                 self.m.ps_ready = False
                 self.dcdc_state = ps.DcDcState_Off

@@ -31,7 +31,7 @@ RESET_WATCHDOG = const(1)
 
 
 class SafetyApp:
-    def __init__(self, hal, reset_cause=RESET_POWER_ON):
+    def __init__(self, hal, reset_cause=RESET_POWER_ON, port=None):
         self.hal = hal
         now = hal.clock.now_ms()
         self.m = Meas()
@@ -42,7 +42,7 @@ class SafetyApp:
         self._store(self.config.load)
         c = self.config
         self.sup = Supervisor(c.soc_floor_pct, c.max_power_w, c.mode)
-        self.session = Session(now)
+        self.session = Session(now, port=port)
         self.io = SafetyIo(hal, self.sup)
         try:
             self.dtc = D.DtcStore(df, 0, df.size // df.sector_size)
@@ -81,6 +81,10 @@ class SafetyApp:
     # ------------------------------------------------------------ main loop task
     def tick(self, now):
         self.io.read(self.m)
+        port = self.session.port
+        if port is not None:
+            # the protocol's line requests (port.L_* == supervisor.P_*): asked, not driven
+            self.sup.request(port.want_lines, port.cp_duty_pm)
         status = self.sup.step(now, self.m, self.session.intent)
         acts = self.session.step(now, status, self.sup)
         self.io.apply(feed=True)

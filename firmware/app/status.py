@@ -79,16 +79,16 @@ class Status:
             return box.StopReason_Unplugged
         if ev == T.EV_VEHICLE_STOP:
             r = self.core.reason
-            if r == ch.R_SOC_FLOOR:
+            if r == ch.END_SOC_FLOOR:
                 return box.StopReason_SocFloor
-            if r == ch.R_MIN_DISCHARGE_VOLTAGE or r == ch.R_LOWER_THRESHOLD:
+            if r == ch.END_MIN_DISCHARGE_VOLTAGE or r == ch.END_LOWER_THRESHOLD:
                 return box.StopReason_Undervoltage
             return box.StopReason_VehicleStop
-        if ev == T.EV_HANDSHAKE_FAIL:
+        if ev == T.EV_PROTOCOL_FAULT:
             r = self.core.reason
-            if r == ch.R_COMM_LOSS or r == ch.R_BUS_OFF:
+            if r == ch.END_COMM_LOSS or r == ch.END_BUS_OFF:
                 return box.StopReason_CommTimeout
-            return box.StopReason_VehicleFault if r < ch._R_FIRST_BOX else box.StopReason_BoxFault
+            return box.StopReason_VehicleFault if r < ch._END_FIRST_BOX else box.StopReason_BoxFault
         if f & (1 << fl.F_ESTOP):
             return box.StopReason_Estop
         if f & (1 << fl.F_ISOLATION):
@@ -166,8 +166,8 @@ class Status:
                         (box.ID_BoxAcMeasurements, self.fill_ac), (box.ID_BoxVehicle, self.fill_vehicle),
                         (box.ID_BoxEnergy, self.fill_energy), (box.ID_BoxFaults, self.fill_faults)):
             v = {}
-            for sig in box.message(fid)[codec.M_SIGS]:
-                v[sig[codec.S_NAME]] = 0
+            for sig in box.message(fid)[codec.MSG_SIGS]:
+                v[sig[codec.SIG_NAME]] = 0
             fn(0, v)
             node.add_tx(fid, box, v, fill=fn)
 

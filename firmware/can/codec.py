@@ -31,28 +31,28 @@ raw integers with scaling=False when that matters (e.g. uptime counters).
 from micropython import const
 
 # message tuple fields
-M_NAME = const(0)
-M_ID = const(1)
-M_DLC = const(2)
-M_EXT = const(3)
-M_CYCLE = const(4)
-M_TIMEOUT = const(5)
-M_SENDER = const(6)
-M_MUX = const(7)      # index of the multiplexer signal in M_SIGS, or -1
-M_SIGS = const(8)
-M_MUXVALS = const(9)  # tuple of multiplexer values that select signals (or ())
+MSG_NAME = const(0)
+MSG_ID = const(1)
+MSG_DLC = const(2)
+MSG_EXT = const(3)
+MSG_CYCLE = const(4)
+MSG_TIMEOUT = const(5)
+MSG_SENDER = const(6)
+MSG_MUX = const(7)      # index of the multiplexer signal in MSG_SIGS, or -1
+MSG_SIGS = const(8)
+MSG_MUXVALS = const(9)  # tuple of multiplexer values that select signals (or ())
 
 # signal tuple fields
-S_NAME = const(0)
-S_SEGS = const(1)
-S_BITS = const(2)
-S_SIGNED = const(3)
-S_SCALE = const(4)
-S_OFFSET = const(5)
-S_MIN = const(6)      # physical minimum or None
-S_MAX = const(7)      # physical maximum or None
-S_MUXIDS = const(8)   # None (always present) or tuple of multiplexer values
-S_CHOICES = const(9)  # None or tuple of (raw, name) pairs
+SIG_NAME = const(0)
+SIG_SEGS = const(1)
+SIG_BITS = const(2)
+SIG_SIGNED = const(3)
+SIG_SCALE = const(4)
+SIG_OFFSET = const(5)
+SIG_MIN = const(6)      # physical minimum or None
+SIG_MAX = const(7)      # physical maximum or None
+SIG_MUXIDS = const(8)   # None (always present) or tuple of multiplexer values
+SIG_CHOICES = const(9)  # None or tuple of (raw, name) pairs
 
 
 class CodecError(ValueError):
@@ -67,17 +67,17 @@ def lookup(messages, frame_id):
 
 
 def choice_raw(sig, name):
-    ch = sig[S_CHOICES]
+    ch = sig[SIG_CHOICES]
     if ch:
         for raw, n in ch:
             if n == name:
                 return raw
-    raise CodecError("signal %s has no value named %r" % (sig[S_NAME], name))
+    raise CodecError("signal %s has no value named %r" % (sig[SIG_NAME], name))
 
 
 def choice_name(sig, raw):
     """Name of a raw value in the signal's value table, or None."""
-    ch = sig[S_CHOICES]
+    ch = sig[SIG_CHOICES]
     if ch:
         for r, n in ch:
             if r == raw:
@@ -96,8 +96,8 @@ def to_raw(msg, sig, value, scaling=True):
     """Physical (or raw, scaling=False) value -> checked raw integer."""
     if isinstance(value, str):
         return choice_raw(sig, value)
-    scale = sig[S_SCALE]
-    offset = sig[S_OFFSET]
+    scale = sig[SIG_SCALE]
+    offset = sig[SIG_OFFSET]
     if scaling:
         phys = value
         v = value - offset
@@ -114,38 +114,38 @@ def to_raw(msg, sig, value, scaling=True):
     else:
         raw = round(value)
         phys = raw * scale + offset
-    mn = sig[S_MIN]
-    mx = sig[S_MAX]
+    mn = sig[SIG_MIN]
+    mx = sig[SIG_MAX]
     if (mn is not None and phys < mn) or (mx is not None and phys > mx):
         # rare path: apply the |scale| * 1e-6 tolerance, then the value-table
         # exemption (cantools skips the range check for table entries)
         tol = abs(scale) * 1e-6
         low = mn is not None and phys < mn - tol
         if low or (mx is not None and phys > mx + tol):
-            ch = sig[S_CHOICES]
+            ch = sig[SIG_CHOICES]
             if not (ch and _in_choices(ch, raw)):
                 raise CodecError("%s.%s = %r is %s its %s %r" % (
-                    msg[M_NAME], sig[S_NAME], value, "below" if low else "above",
+                    msg[MSG_NAME], sig[SIG_NAME], value, "below" if low else "above",
                     "minimum" if low else "maximum", mn if low else mx))
-    bits = sig[S_BITS]
-    if sig[S_SIGNED]:
+    bits = sig[SIG_BITS]
+    if sig[SIG_SIGNED]:
         lim = 1 << (bits - 1)
         if raw < -lim or raw >= lim:
             raise CodecError("%s.%s = %r does not fit a signed %d-bit field"
-                             % (msg[M_NAME], sig[S_NAME], value, bits))
+                             % (msg[MSG_NAME], sig[SIG_NAME], value, bits))
         if raw < 0:
             raw += lim << 1
     elif raw < 0 or raw >> bits:
         raise CodecError("%s.%s = %r does not fit an unsigned %d-bit field"
-                         % (msg[M_NAME], sig[S_NAME], value, bits))
+                         % (msg[MSG_NAME], sig[SIG_NAME], value, bits))
     return raw
 
 
 def from_raw(sig, raw, scaling=True):
-    if sig[S_SIGNED] and raw >> (sig[S_BITS] - 1):
-        raw -= 1 << sig[S_BITS]
+    if sig[SIG_SIGNED] and raw >> (sig[SIG_BITS] - 1):
+        raw -= 1 << sig[SIG_BITS]
     if scaling:
-        return raw * sig[S_SCALE] + sig[S_OFFSET]
+        return raw * sig[SIG_SCALE] + sig[SIG_OFFSET]
     return raw
 
 
@@ -164,11 +164,11 @@ def get_raw(data, segs):
 
 def _active(msg, mux_value):
     """Signals present for this multiplexer value (all, if not multiplexed)."""
-    if msg[M_MUX] < 0:
-        return msg[M_SIGS]
+    if msg[MSG_MUX] < 0:
+        return msg[MSG_SIGS]
     out = []
-    for sig in msg[M_SIGS]:
-        ids = sig[S_MUXIDS]
+    for sig in msg[MSG_SIGS]:
+        ids = sig[SIG_MUXIDS]
         if ids is None or mux_value in ids:
             out.append(sig)
     return out
@@ -180,67 +180,67 @@ def encode_into(msg, values, buf, scaling=True):
     Bits not covered by a signal are written as 0. Every signal the frame
     needs must be given, and no other: a typo is an error, not a no-op.
     """
-    dlc = msg[M_DLC]
+    dlc = msg[MSG_DLC]
     if len(buf) < dlc:
-        raise CodecError("%s: buffer of %d bytes, need %d" % (msg[M_NAME], len(buf), dlc))
+        raise CodecError("%s: buffer of %d bytes, need %d" % (msg[MSG_NAME], len(buf), dlc))
     for i in range(dlc):
         buf[i] = 0
-    sigs = msg[M_SIGS]
-    mi = msg[M_MUX]
+    sigs = msg[MSG_SIGS]
+    mi = msg[MSG_MUX]
     if mi >= 0:
         msig = sigs[mi]
         try:
-            mval = values[msig[S_NAME]]
+            mval = values[msig[SIG_NAME]]
         except KeyError:
-            raise CodecError("%s: missing signal %s" % (msg[M_NAME], msig[S_NAME]))
+            raise CodecError("%s: missing signal %s" % (msg[MSG_NAME], msig[SIG_NAME]))
         mraw = to_raw(msg, msig, mval, scaling)
-        if mraw not in msg[M_MUXVALS]:
+        if mraw not in msg[MSG_MUXVALS]:
             raise CodecError("%s: multiplexer %s = %r selects no signals"
-                             % (msg[M_NAME], msig[S_NAME], mval))
+                             % (msg[MSG_NAME], msig[SIG_NAME], mval))
         sigs = _active(msg, mraw)
     used = 0
     for sig in sigs:
         try:
-            v = values[sig[S_NAME]]
+            v = values[sig[SIG_NAME]]
         except KeyError:
-            raise CodecError("%s: missing signal %s" % (msg[M_NAME], sig[S_NAME]))
+            raise CodecError("%s: missing signal %s" % (msg[MSG_NAME], sig[SIG_NAME]))
         raw = to_raw(msg, sig, v, scaling)
-        for b, sh, m, d in sig[S_SEGS]:  # put_raw, inlined
+        for b, sh, m, d in sig[SIG_SEGS]:  # put_raw, inlined
             buf[b] = (buf[b] & ~(m << sh)) | (((raw >> d) & m) << sh)
         used += 1
     if used != len(values):
-        names = [s[S_NAME] for s in sigs]
+        names = [s[SIG_NAME] for s in sigs]
         for k in values:
             if k not in names:
-                raise CodecError("%s: signal %s is not part of this frame" % (msg[M_NAME], k))
+                raise CodecError("%s: signal %s is not part of this frame" % (msg[MSG_NAME], k))
     return buf
 
 
 def encode(msg, values, scaling=True):
-    return bytes(encode_into(msg, values, bytearray(msg[M_DLC]), scaling))
+    return bytes(encode_into(msg, values, bytearray(msg[MSG_DLC]), scaling))
 
 
 def decode_into(msg, data, out, scaling=True):
     """Unpack `data` into the dict `out` (reused by callers that care about
     allocation); returns `out`."""
-    if len(data) < msg[M_DLC]:
-        raise CodecError("%s: %d data bytes, need %d" % (msg[M_NAME], len(data), msg[M_DLC]))
-    sigs = msg[M_SIGS]
-    mi = msg[M_MUX]
+    if len(data) < msg[MSG_DLC]:
+        raise CodecError("%s: %d data bytes, need %d" % (msg[MSG_NAME], len(data), msg[MSG_DLC]))
+    sigs = msg[MSG_SIGS]
+    mi = msg[MSG_MUX]
     if mi >= 0:
         msig = sigs[mi]
-        mval = get_raw(data, msig[S_SEGS])
-        if mval not in msg[M_MUXVALS]:
+        mval = get_raw(data, msig[SIG_SEGS])
+        if mval not in msg[MSG_MUXVALS]:
             raise CodecError("%s: multiplexer %s = %r selects no signals"
-                             % (msg[M_NAME], msig[S_NAME], mval))
+                             % (msg[MSG_NAME], msig[SIG_NAME], mval))
         sigs = _active(msg, mval)
     for sig in sigs:
         raw = 0
-        for b, sh, m, d in sig[S_SEGS]:  # get_raw, inlined
+        for b, sh, m, d in sig[SIG_SEGS]:  # get_raw, inlined
             raw |= ((data[b] >> sh) & m) << d
-        if sig[S_SIGNED] and raw >> (sig[S_BITS] - 1):
-            raw -= 1 << sig[S_BITS]
-        out[sig[S_NAME]] = raw * sig[S_SCALE] + sig[S_OFFSET] if scaling else raw
+        if sig[SIG_SIGNED] and raw >> (sig[SIG_BITS] - 1):
+            raw -= 1 << sig[SIG_BITS]
+        out[sig[SIG_NAME]] = raw * sig[SIG_SCALE] + sig[SIG_OFFSET] if scaling else raw
     return out
 
 

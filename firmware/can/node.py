@@ -31,18 +31,18 @@ from firmware.can import codec
 from firmware.hal.interface import CAN_BUS_OFF, CAN_ERROR_PASSIVE
 
 # event kinds (value = frame id, or the CAN state for bus events)
-EV_RX_TIMEOUT = const(0x40)      # a supervised message has not arrived within its timeout
-EV_RX_RESTORED = const(0x41)     # ... and arrived again
-EV_RX_DECODE_ERROR = const(0x42)  # known id, undecodable payload (short, bad multiplexer)
-EV_BUS_OFF = const(0x43)
-EV_BUS_RECOVERED = const(0x44)   # back to error-active/warning after bus-off or error-passive
-EV_ERROR_PASSIVE = const(0x45)
-EV_TX_LATE = const(0x46)         # a cyclic frame missed its slot (loop late or bus congested)
+NODE_RX_TIMEOUT = const(0x40)      # a supervised message has not arrived within its timeout
+NODE_RX_RESTORED = const(0x41)     # ... and arrived again
+NODE_RX_DECODE_ERROR = const(0x42)  # known id, undecodable payload (short, bad multiplexer)
+NODE_BUS_OFF = const(0x43)
+NODE_BUS_RECOVERED = const(0x44)   # back to error-active/warning after bus-off or error-passive
+NODE_ERROR_PASSIVE = const(0x45)
+NODE_TX_LATE = const(0x46)         # a cyclic frame missed its slot (loop late or bus congested)
 
 EVENT_NAMES = {
-    EV_RX_TIMEOUT: "rx-timeout", EV_RX_RESTORED: "rx-restored", EV_RX_DECODE_ERROR: "rx-decode-error",
-    EV_BUS_OFF: "bus-off", EV_BUS_RECOVERED: "bus-recovered", EV_ERROR_PASSIVE: "error-passive",
-    EV_TX_LATE: "tx-late",
+    NODE_RX_TIMEOUT: "rx-timeout", NODE_RX_RESTORED: "rx-restored", NODE_RX_DECODE_ERROR: "rx-decode-error",
+    NODE_BUS_OFF: "bus-off", NODE_BUS_RECOVERED: "bus-recovered", NODE_ERROR_PASSIVE: "error-passive",
+    NODE_TX_LATE: "tx-late",
 }
 
 _RX_BURST = const(32)            # frames handled per poll at most (bounds the loop time)
@@ -176,7 +176,7 @@ class CanNode:
             fid = fr[0]
             i = slots.get(fid)
             msg = None if i is None else self._rx_msg[i]
-            if i is None or (msg is not None and msg[codec.M_EXT] != bool(fr[2])):
+            if i is None or (msg is not None and msg[codec.MSG_EXT] != bool(fr[2])):
                 self.rx_unknown += 1
                 if self.unknown_handler is not None:
                     self.unknown_handler(fid, fr[1], now_ms)
@@ -188,13 +188,13 @@ class CanNode:
                     arg = codec.decode_into(msg, fr[1], self._rx_vals[i])
                 except codec.CodecError:
                     self.rx_errors += 1
-                    self._emit(EV_RX_DECODE_ERROR, fid)
+                    self._emit(NODE_RX_DECODE_ERROR, fid)
                     continue
             self._rx_count[i] += 1
             self._rx_last[i] = now_ms
             if self._rx_lost[i]:
                 self._rx_lost[i] = False
-                self._emit(EV_RX_RESTORED, fid)
+                self._emit(NODE_RX_RESTORED, fid)
             fn = self._rx_fn[i]
             if fn is not None:
                 fn(fid, arg, now_ms)
@@ -208,7 +208,7 @@ class CanNode:
             t = tmo[i]
             if t and last[i] is not None and not lost[i] and now_ms - last[i] > t:
                 lost[i] = True
-                self._emit(EV_RX_TIMEOUT, self._rx_ids[i])
+                self._emit(NODE_RX_TIMEOUT, self._rx_ids[i])
 
     # ------------------------------------------------------------ TX
     def add_tx(self, frame_id, db, values, period_ms=None, fill=None, after=None,
@@ -241,7 +241,7 @@ class CanNode:
         self._tx_id.append(frame_id)
         self._tx_msg.append(msg)
         self._tx_vals.append(values)
-        self._tx_buf.append(bytearray(msg[codec.M_DLC]))
+        self._tx_buf.append(bytearray(msg[codec.MSG_DLC]))
         self._tx_period.append(period_ms)
         self._tx_due.append(first_due)
         self._tx_fill.append(fill)
@@ -273,7 +273,7 @@ class CanNode:
         data = codec.encode(msg, values)
         if self._state == CAN_BUS_OFF:
             return False
-        return self.port.send(frame_id, data, msg[codec.M_EXT])
+        return self.port.send(frame_id, data, msg[codec.MSG_EXT])
 
     def _transmit(self, now_ms):
         port = self.port
@@ -295,7 +295,7 @@ class CanNode:
                 self.tx_errors += 1
                 due[i] += self._tx_period[i]
                 continue
-            if not port.send(self._tx_id[i], buf, msg[codec.M_EXT]):
+            if not port.send(self._tx_id[i], buf, msg[codec.MSG_EXT]):
                 break  # keep order: nothing after it goes out in this pass
             sent += 1
             self._tx_count[i] += 1
@@ -303,7 +303,7 @@ class CanNode:
             if nxt <= now_ms:
                 nxt = now_ms + self._tx_period[i]
                 self.tx_late += 1
-                self._emit(EV_TX_LATE, self._tx_id[i])
+                self._emit(NODE_TX_LATE, self._tx_id[i])
             due[i] = nxt
         return sent
 
@@ -325,12 +325,12 @@ class CanNode:
                 else:
                     self._restart_wait = _RESTART_MIN_MS
                 self._last_busoff_ms = now_ms
-                self._emit(EV_BUS_OFF, st)
+                self._emit(NODE_BUS_OFF, st)
             elif st == CAN_ERROR_PASSIVE:
                 if old != CAN_BUS_OFF:
-                    self._emit(EV_ERROR_PASSIVE, st)
+                    self._emit(NODE_ERROR_PASSIVE, st)
             elif old >= CAN_ERROR_PASSIVE:
-                self._emit(EV_BUS_RECOVERED, st)
+                self._emit(NODE_BUS_RECOVERED, st)
             if old == CAN_BUS_OFF and st != CAN_BUS_OFF:
                 # resume every cyclic frame at once, in order, without a burst of "late" events
                 for i in range(len(self._tx_due)):

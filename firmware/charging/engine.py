@@ -6,6 +6,19 @@ Edge events (user, protocol) are queued with `post()`; level events come from
 the supervisor's status bits, the plug level and the state timer, checked in
 a fixed priority order. The first event that has a row in the table for the
 current state fires; one level transition per tick keeps it deterministic.
+
+With a charging port (firmware.charging.port) the session is the one
+lifecycle over the protocol as well:
+  * the port's edge events (handshake done, the protocol's stop with its
+    meaning) are taken at the start of every step;
+  * the session ends (DcLinkDischarge -> ReadyToUnplug / Fault) only once the
+    protocol has let go of the car (`port.released()`: lines and lock
+    released, its machine idle);
+  * a start while the protocol is still ending is held (not dropped) and
+    fires when it has finished; a stop or an unplug cancels it;
+  * the box contactors close after a matched precharge only when the
+    protocol asked for them (`port.close`).
+Without a port (the safety bench) these guards are open.
 """
 from firmware.core.ring import Ring
 from firmware.safety import supervisor as sv
@@ -35,7 +48,9 @@ _LEVELS = (
 
 
 class Session:
-    def __init__(self, now_ms=0, queue=8):
+    def __init__(self, now_ms=0, queue=8, port=None):
+        self.port = port
+        self._start_held = False
         self.state = T.IDLE
         self.entered_ms = now_ms
         self.plugged = False
@@ -80,11 +95,29 @@ class Session:
                 self.failed = False
         elif not self.plugged and sup.faults:
             sup.try_clear(now, False, True)
+        port = self.port
+        free = port is None or port.released()
+        if port is not None:
+            for ev in port.events():
+                acts |= self._fire(now, ev)
         while len(self._q):
             ev = self._q.get()[0]
+            if ev == T.EV_START and not free:
+                self._start_held = True     # the protocol is still ending: hold it
+                continue
+            if ev == T.EV_STOP:
+                self._start_held = False
             acts |= self._fire(now, ev)
+        if self._start_held:
+            if not self.plugged:
+                self._start_held = False
+            elif free:
+                self._start_held = False
+                acts |= self._fire(now, T.EV_START)
         for ev, bit in _LEVELS:
-            if bit:
+            if ev == T.EV_PRECHARGE_DONE:
+                hit = status & bit and (port is None or port.close)
+            elif bit:
                 hit = status & bit
             elif ev == T.EV_UNPLUG:
                 hit = not self.plugged
@@ -93,9 +126,9 @@ class Session:
             elif ev == T.EV_CLEARED:
                 hit = not sup.faults and not self.failed
             elif ev == T.EV_DISCHARGED_FAULT:
-                hit = status & sv.S_DISCHARGED and (status & sv.S_FAULT or self.failed)
+                hit = status & sv.S_DISCHARGED and (status & sv.S_FAULT or self.failed) and free
             elif ev == T.EV_DISCHARGED:
-                hit = status & sv.S_DISCHARGED and not (status & sv.S_FAULT or self.failed)
+                hit = status & sv.S_DISCHARGED and not (status & sv.S_FAULT or self.failed) and free
             else:  # EV_TIMEOUT
                 to = T.STATE_INFO[self.state][1]
                 hit = to and now - self.entered_ms >= to

@@ -451,14 +451,19 @@ class Supervisor:
                 self._open_t0 = -1
         k = self._k
         c.k_pos = c.k_neg = 1 if k else 0
-        # precharge / cable-check source: only before the contactors close
+        # precharge / cable-check source: only before the contactors close, and
+        # only towards a target someone asked for. Never the measured inlet: the
+        # source reaches the open inlet through a diode (docs/safety.md), so the
+        # inlet would follow the source and the source the inlet.
+        tv = 0.0
         if intent & I_PRECHARGE and r == fl.R_NONE and not k:
-            c.k_pre = 1
             if intent & I_ISO_TEST:
                 # IEC 61851-23 test voltage (ccs-nacs §6 row 7): min(500, EVmax + 50)
                 tv = m.veh_max_v + 50 if m.veh_max_v > 0 else 0.0
-            else:
-                tv = m.veh_target_v if m.veh_target_v > 0 else m.v_inlet
+            elif m.veh_target_v > 0:
+                tv = m.veh_target_v
+        if tv > 0:
+            c.k_pre = 1
             c.pre_target_v = tv if tv < L.PRECHARGE_MAX_V else L.PRECHARGE_MAX_V
         else:
             c.k_pre = 0

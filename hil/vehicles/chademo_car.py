@@ -29,6 +29,7 @@ and the ZE0 quirk hang_on_early_discharge (hangs if 0x109 declares
 discharge before the car enabled charging, s7).
 """
 from firmware.can.gen import chademo
+from inverter.plant.averaged import Battery
 
 ASLEEP, AWAKE, ENABLED, CLOSED, DISCHARGE, STOPPING, DONE, HUNG = range(8)
 STATE_NAMES = ("asleep", "awake", "enabled", "closed", "discharge", "stopping", "done", "hung")
@@ -45,11 +46,9 @@ class ChademoCar:
                  open_ms=800, send_0x201=False, hang_on_early_discharge=False,
                  voltage_deviation_v=20, voltage_deviation_ms=1000,
                  current_deviation_a=10, current_deviation_ms=5000,
-                 keepalive_timeout_ms=360000, discharge_frames_timeout_ms=500):
-        self.soc = float(soc)
-        self._soc0 = float(soc)
-        self._v0 = float(battery_v)
-        self.capacity_kwh = capacity_kwh
+                 keepalive_timeout_ms=360000, discharge_frames_timeout_ms=500,
+                 charge_request_a=14, level_units="pct", max_remaining_pct=100):
+        self.battery = Battery(battery_v, soc, capacity_kwh, r_internal_ohm, volts_per_pct)
         self.max_discharge_a = max_discharge_a
         self.min_discharge_v = min_discharge_v
         self.min_discharge_level = min_discharge_level
@@ -57,8 +56,6 @@ class ChademoCar:
         self.max_battery_v = max_battery_v
         self.target_v = target_v
         self.v2x = v2x
-        self.r = r_internal_ohm
-        self.volts_per_pct = volts_per_pct
         self.wake_ms = wake_ms
         self.ready_ms = ready_ms
         self.contactor_ms = contactor_ms
@@ -72,6 +69,16 @@ class ChademoCar:
         self.current_deviation_ms = current_deviation_ms
         self.keepalive_timeout_ms = keepalive_timeout_ms
         self.discharge_frames_timeout_ms = discharge_frames_timeout_ms
+        # Leaf behaviour (issue 8): with its contactors closed the car asks for
+        # min(what it wants, the charger's 0x108 available current) in 0x102 and
+        # flags a current deviation if the charger's 0x109 current stays >= 10 A
+        # off that request for 5 s.
+        self.charge_request_a = charge_request_a
+        # 0x200 bytes 6/7: "pct" or "0.1kWh" (a real Leaf V2X session sent 67/178
+        # with a 22.2 kWh pack: 30 % / 80 % in 0.1 kWh units; chademo-can.md s3)
+        self.level_units = level_units
+        self.max_remaining_pct = max_remaining_pct
+        self._qdev_since = None
         # injected faults / lies
         self.silent = False
         self.faults = {name: 0 for name in FAULT_BITS}
@@ -91,11 +98,19 @@ class ChademoCar:
         self._reset_session()
 
     # ------------------------------------------------------------ physics
+    @property
+    def soc(self):
+        return self.battery.soc
+
+    @property
+    def capacity_kwh(self):
+        return self.battery.capacity_kwh
+
     def ocv(self):
-        return self._v0 + self.volts_per_pct * (self.soc - self._soc0)
+        return self.battery.ocv()
 
     def terminal_v(self, current_a=0.0):
-        return self.ocv() - self.r * current_a
+        return self.battery.terminal_v(current_a)
 
     @property
     def contactors_closed(self):
@@ -158,6 +173,7 @@ class ChademoCar:
         self._charger_was_charging = False
         self._vdev_since = None
         self._cdev_since = None
+        self._qdev_since = None
         self._zero_out_since = None
         self._next_tx = None
         self._i_meas = 0.0
@@ -200,9 +216,7 @@ class ChademoCar:
         dt = 0 if self._t_last is None else now_ms - self._t_last
         self._t_last = now_ms
         self._i_meas = current_a if self.contactors_closed else 0.0
-        if self._i_meas > 0 and dt > 0:
-            e_kwh = self.terminal_v(self._i_meas) * self._i_meas * dt / 3.6e9
-            self.soc -= 100.0 * e_kwh / self.capacity_kwh
+        self.battery.draw(self._i_meas, dt)
         if not d1:
             if self.state != ASLEEP:
                 if self.contactors_closed:
@@ -335,6 +349,14 @@ class ChademoCar:
                 self.faults["FaultBatteryVoltageDeviation"] = 1
         else:
             self._vdev_since = None
+        req = self._charge_request()
+        if req > 0 and abs(ch["PresentOutputCurrent"] - req) >= self.current_deviation_a:
+            if self._qdev_since is None:
+                self._qdev_since = now_ms
+            elif now_ms - self._qdev_since >= self.current_deviation_ms:
+                self.faults["FaultBatteryCurrentDeviation"] = 1
+        else:
+            self._qdev_since = None
         ds = self.charger.get(chademo.ID_ChargerDischargeStatus)
         if ds is not None and self.state == DISCHARGE:
             if abs(ds["PresentDischargeCurrent"] - self._i_meas) >= self.current_deviation_a:
@@ -352,6 +374,22 @@ class ChademoCar:
             elif now_ms - self._zero_out_since >= self.keepalive_timeout_ms:
                 self._begin_stop(now_ms, "keepalive")
 
+    def _charge_request(self):
+        """0x102.3: what the car asks the charger for, tracking 0x108."""
+        caps = self.charger.get(chademo.ID_ChargerCapabilities)
+        if caps is None or self.state not in (CLOSED, DISCHARGE):
+            return 0
+        a = caps["AvailableOutputCurrent"]
+        return self.charge_request_a if self.charge_request_a < a else a
+
+    def _levels(self):
+        """0x200 bytes 6/7 in the car's units."""
+        lo, hi = self.min_discharge_level, self.max_remaining_pct
+        if self.level_units == "0.1kWh":
+            k = self.capacity_kwh / 10.0      # 0.1 kWh per % of the pack, times 100
+            return int(round(lo * k)), int(round(hi * k))
+        return lo, hi
+
     # ------------------------------------------------------------ frames
     def _frames(self, now_ms):
         if self.silent or self.state in (ASLEEP, HUNG) or self._next_tx is None or now_ms < self._next_tx:
@@ -364,7 +402,7 @@ class ChademoCar:
         tgt_v = self.target_v if rep_v is None else rep_v
         contactor_open = 0 if (self.claim_closed or not self._opened) else 1
         status = {
-            "ProtocolNumber": self.protocol, "TargetBatteryVoltage": tgt_v, "ChargingCurrentRequest": 0,
+            "ProtocolNumber": self.protocol, "TargetBatteryVoltage": tgt_v, "ChargingCurrentRequest": self._charge_request(),
             "StatusChargingEnabled": 1 if self.enabled and not self.b0_forced_off else 0, "StatusShiftNotPark": self.not_park,
             "StatusChargingSystemFault": self.sys_fault, "StatusContactorOpen": contactor_open,
             "StatusNormalStopRequest": self.stop_request, "StatusBit6": 0,
@@ -382,9 +420,10 @@ class ChademoCar:
             (chademo.ID_VehicleStatus, chademo.encode(chademo.ID_VehicleStatus, status)),
         ]
         if self.v2x:
+            lo, hi = self._levels()
             out.append((chademo.ID_VehicleDischargeLimits, chademo.encode(chademo.ID_VehicleDischargeLimits, {
                 "MaxDischargeCurrent": self.allowed_a, "MinDischargeVoltage": self.min_discharge_v,
-                "MinBatteryDischargeLevel": self.min_discharge_level, "MaxRemainingCapacityForCharging": 100})))
+                "MinBatteryDischargeLevel": lo, "MaxRemainingCapacityForCharging": hi})))
             if self.send_0x201:
                 out.append((chademo.ID_VehicleDischargeInfo, chademo.encode(chademo.ID_VehicleDischargeInfo, {
                     "V2hSequenceNumber": 2, "ApproxDischargeCompletionTime": 60,

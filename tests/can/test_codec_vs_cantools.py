@@ -167,7 +167,7 @@ def test_out_of_range_raises_never_wraps(db, mod, msg, data):
 @pytest.mark.parametrize("db,mod,msg", CASES)
 def test_tables_match_dbc(db, mod, msg):
     m = mod.message(msg.frame_id)
-    assert m[codec.M_NAME] == msg.name and m[codec.M_DLC] == msg.length
+    assert m[codec.MSG_NAME] == msg.name and m[codec.MSG_DLC] == msg.length
     assert getattr(mod, "ID_" + msg.name) == msg.frame_id
     assert mod.BY_NAME[msg.name] == msg.frame_id
     if msg.cycle_time:

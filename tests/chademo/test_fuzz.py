@@ -45,8 +45,8 @@ op = st.one_of(
     st.tuples(st.just("reset"), st.none()),
     st.tuples(st.just("box_fault"), st.none()),
     st.tuples(st.just("limit"), st.integers(-5, 300)),
-    st.tuples(st.just("can_event"), st.tuples(st.sampled_from([cn.EV_RX_TIMEOUT, cn.EV_BUS_OFF, cn.EV_RX_RESTORED,
-                                                               cn.EV_TX_LATE]), st.sampled_from(VEHICLE_IDS))),
+    st.tuples(st.just("can_event"), st.tuples(st.sampled_from([cn.NODE_RX_TIMEOUT, cn.NODE_BUS_OFF, cn.NODE_RX_RESTORED,
+                                                               cn.NODE_TX_LATE]), st.sampled_from(VEHICLE_IDS))),
     st.tuples(st.just("advance"), st.integers(0, 3000)),
 )
 
@@ -54,16 +54,16 @@ op = st.one_of(
 # a known-good path to Discharging; each example starts with a random-length prefix of it,
 # so the random part begins in every state of the sequence
 GOOD = [
-    ("plug", True), ("start", None), ("grant", ch.A_D1),
+    ("plug", True), ("start", None), ("grant", ch.RQ_D1),
     ("frame", (0x100, bytes.fromhex("06000000B3016400"))),
     ("frame", (0x102, bytes.fromhex("029A0100008948"))),          # short: a garbled one in between
     ("frame", (0x102, bytes.fromhex("029A010000894800"))),        # enabled, contactor open, V2X
     ("frame", (0x200, bytes.fromhex("F0000000FA000A64"))),
-    ("perm", True), ("grant", ch.A_LOCK), ("measure", (0, 0)),
-    ("grant", ch.A_INSULATION_TEST), ("advance", 0), ("grant", ch.A_INSULATION_TEST),
-    ("grant", ch.A_D2),
+    ("perm", True), ("grant", ch.RQ_LOCK), ("measure", (0, 0)),
+    ("grant", ch.RQ_INSULATION_TEST), ("advance", 0), ("grant", ch.RQ_INSULATION_TEST),
+    ("grant", ch.RQ_D2),
     ("frame", (0x102, bytes.fromhex("029A010000814800"))),        # contactors closed
-    ("measure", (380, 0)), ("grant", ch.A_PRECHARGE), ("grant", ch.A_BOX_CONTACTORS),
+    ("measure", (380, 0)), ("grant", ch.RQ_PRECHARGE), ("grant", ch.RQ_BOX_CONTACTORS),
     ("frame", (0x200, bytes.fromhex("F0000000FA000A64"))),
     ("measure", (378, 15)), ("frame", (0x102, bytes.fromhex("029A010000814800"))),
 ]
@@ -94,19 +94,19 @@ class Checker:
 
     def action(self, now, kind, value):
         g = self.granted
-        if kind == ch.A_D2 and value:
-            assert g[ch.A_D1] == 1 and g[ch.A_LOCK] == 1 and self.perm and self.plug
+        if kind == ch.RQ_D2 and value:
+            assert g[ch.RQ_D1] == 1 and g[ch.RQ_LOCK] == 1 and self.perm and self.plug
             assert self.inlet < 20 and self.ev_open == 1
             self.d2_ever = True
-        if kind == ch.A_D2 and not value:
+        if kind == ch.RQ_D2 and not value:
             self.d2_off_t = now
-        if kind == ch.A_BOX_CONTACTORS and value:
-            assert g[ch.A_D2] == 1 and g[ch.A_PRECHARGE] > 0 and self.perm and self.plug
+        if kind == ch.RQ_BOX_CONTACTORS and value:
+            assert g[ch.RQ_D2] == 1 and g[ch.RQ_PRECHARGE] > 0 and self.perm and self.plug
             assert self.inlet > 50 and self.ev_open == 0
-        if kind == ch.A_D1 and not value and self.d2_ever:
+        if kind == ch.RQ_D1 and not value and self.d2_ever:
             assert self.d2_off_t is not None and now - self.d2_off_t >= 500
-        if kind == ch.A_DISCHARGE_LIMIT and value:
-            assert self.core.state == ch.S_DISCHARGING
+        if kind == ch.RQ_DISCHARGE_LIMIT and value:
+            assert self.core.state == ch.ST_DISCHARGING
             assert value <= self.core.box_limit_a and value <= self.core.ev_max_dis_a
         self.outputs[kind] = value
 
@@ -173,7 +173,7 @@ def run_ops(ops):
         poll()
         now += 10
         poll()
-        if core.state <= ch.S_DISCHARGING and core.state > deepest:
+        if core.state <= ch.ST_DISCHARGING and core.state > deepest:
             deepest = core.state
     # wind down: the user stops, the inlet is dead, a supervisor grants every request
     core.stop()
@@ -186,19 +186,19 @@ def run_ops(ops):
             if core.ok[k] == -1:
                 chk.grant(k, core.req[k])
                 core.grant(k, core.req[k])
-        if core.state in (ch.S_IDLE, ch.S_FAULT) and core.safe():
+        if core.state in (ch.ST_IDLE, ch.ST_FAULT) and core.safe():
             break
-    assert core.state in (ch.S_IDLE, ch.S_FAULT), core.state_name()
-    assert core.safe() and core.req[ch.A_D1] == 0 and core.req[ch.A_D2] == 0
+    assert core.state in (ch.ST_IDLE, ch.ST_FAULT), core.state_name()
+    assert core.safe() and core.req[ch.RQ_D1] == 0 and core.req[ch.RQ_D2] == 0
     assert not core.tx_main and not core.tx_discharge
     return core, deepest
 
 
 def test_the_good_prefix_reaches_discharging_and_winds_down():
     core, deepest = run_ops(GOOD)
-    assert deepest == ch.S_DISCHARGING and core.reason == ch.R_USER_STOP
+    assert deepest == ch.ST_DISCHARGING and core.reason == ch.END_USER_STOP
     # the wind-down sends no vehicle frames: the car "vanishes" during the stop
-    assert core.state == ch.S_FAULT and core.fault_reason == ch.R_COMM_LOSS
+    assert core.state == ch.ST_FAULT and core.fault_reason == ch.END_COMM_LOSS
 
 
 # inputs the ordering rules depend on: slipped into the good path they test its guards
@@ -294,13 +294,13 @@ def test_random_faults_in_a_full_session_end_safe_and_in_order(faults, fault_bit
     r.run(13000)
     r.core.stop()
     until_end(r, 60000)
-    assert r.core.state in (ch.S_IDLE, ch.S_FAULT)
+    assert r.core.state in (ch.ST_IDLE, ch.ST_FAULT)
     assert released(r)
     # The stand-in supervisor never saw an out-of-order request. One refusal is
     # legitimate: a measurement step (v_offset) landing between the core's
     # matched request and the supervisor's check makes the supervisor veto the
     # close (sides > 20 V apart); the session must then still end safe.
-    allowed = {(ch.A_BOX_CONTACTORS, 1)} if any(n == "v_offset" for _, n in faults) else set()
+    allowed = {(ch.RQ_BOX_CONTACTORS, 1)} if any(n == "v_offset" for _, n in faults) else set()
     assert [x for x in r.sup.refused if x not in allowed] == []
     if car.opened_under_load:
         # only a car that opened by itself, or a d2 drop after the current was already brought down
@@ -311,10 +311,10 @@ def test_the_fuzz_checker_catches_an_out_of_order_d2():
     """The checker is not vacuous: a d2 request without a granted lock fails it."""
     core = ChademoCharger(Ring(4))
     chk = Checker(core)
-    chk.granted[ch.A_D1] = 1
+    chk.granted[ch.RQ_D1] = 1
     chk.perm = chk.plug = True
     try:
-        chk.action(0, ch.A_D2, 1)
+        chk.action(0, ch.RQ_D2, 1)
     except AssertionError:
         return
     raise AssertionError("checker accepted d2 without the lock")
@@ -325,4 +325,4 @@ def test_the_full_rig_reaches_discharge_with_the_fuzz_settings():
     r.run(1000)
     r.core.stop()
     until_end(r)
-    assert r.core.state == ch.S_IDLE and released(r)
+    assert r.core.state == ch.ST_IDLE and released(r)

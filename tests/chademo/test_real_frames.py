@@ -29,7 +29,7 @@ def test_ze1_vehicle_frames_decode_into_the_core():
         port.inject(fid, data)
     link.poll(0)
     assert core.ev_min_charge_a == 6 and core.ev_max_v == 435 and core.ev_ref == 100
-    assert abs(core.ev_capacity - 35.4) < 1e-9
+    assert core.ev_capacity == 354      # 0.1 kWh
     assert core.ev_protocol == 2 and core.ev_target_v == 410 and core.ev_request_a == 31
     assert core.ev_faults == 0 and core.ev_enabled == 1 and core.ev_v2x == 1
     assert core.ev_contactor_open == 0 and core.ev_stop_req == 0 and core.ev_not_park == 0
@@ -95,18 +95,18 @@ def test_our_0x109_status_byte_goes_0x20_then_0x24_with_discharge_declared():
     core.set_plug(True)
     core.start()
     core.step(0)
-    core.grant(ch.A_D1, 1)
+    core.grant(ch.RQ_D1, 1)
     for fid, data in ((0x100, ZE1_100), (0x102, bytes.fromhex("029A011F00C94800")), (0x200, ZE1_200)):
         core.on_frame(fid, chademo.decode(fid, data), 10)
     core.set_permission(True)
     for t in (10, 20, 30):
         core.step(t)
-    assert core.state == ch.S_LOCKING
+    assert core.state == ch.ST_LOCKING
     v = {}
     core.fill_status(30, v)
     data = chademo.encode(chademo.ID_ChargerStatus, v)
     assert data[4] == 0x01 and data[5] == 0x20
-    core.grant(ch.A_LOCK, 1)
+    core.grant(ch.RQ_LOCK, 1)
     core.step(40)
     core.fill_status(40, v)
     data = chademo.encode(chademo.ID_ChargerStatus, v)

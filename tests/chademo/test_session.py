@@ -21,13 +21,13 @@ def test_happy_path_follows_the_sequence_and_its_timings():
     setup = r.core.setup_ms
     assert 0 < setup < 8000
     r.run(20000)
-    assert r.core.state == ch.S_DISCHARGING
+    assert r.core.state == ch.ST_DISCHARGING
     assert abs(r.plant.current - 15) < 1e-6 and r.core.allowed_a == 15   # min(car 15, box 30)
     assert car.soc < 72 and not any(car.faults.values()) and not car.sys_fault
     r.core.stop()
     until_end(r)
     assert r.state_names() == SEQUENCE
-    assert r.core.reason == ch.R_USER_STOP and not r.core.fault and r.core.state == ch.S_IDLE
+    assert r.core.reason == ch.END_USER_STOP and not r.core.fault and r.core.state == ch.ST_IDLE
     assert released(r) and not r.sup.lock
     # s6 timings
     t_d1 = _t(r, "WaitVehicleCan")
@@ -76,7 +76,7 @@ def test_keepalive_pulses_keep_a_leaf_alive_past_six_minutes():
     car = ChademoCar(capacity_kwh=1000.0)
     r = discharging(car, dt_ms=50)
     r.run(7 * 60 * 1000)
-    assert r.core.state == ch.S_DISCHARGING and car.end_reason is None
+    assert r.core.state == ch.ST_DISCHARGING and car.end_reason is None
     pulses = [t for t, v in r.decoded_tx(chademo.ID_ChargerStatus) if v["PresentOutputCurrent"] == 1]
     assert len(pulses) >= 6
     assert all(55000 <= b - a <= 65000 for a, b in zip(pulses, pulses[1:]))
@@ -87,7 +87,7 @@ def test_without_keepalive_the_car_ends_the_session():
     r = discharging(car, dt_ms=50)
     until_end(r, 60000)
     assert car.end_reason == "keepalive"
-    assert r.core.reason == ch.R_EV_DISABLED and r.core.state == ch.S_IDLE
+    assert r.core.reason == ch.END_EV_DISABLED and r.core.state == ch.ST_IDLE
 
 
 def test_ze0_that_hangs_on_an_early_discharge_flag_still_completes():
@@ -102,10 +102,10 @@ def test_a_second_session_after_the_first():
     r.core.stop()
     until_end(r)
     r.run(2000)          # the car's frames stop; no fault from RX supervision while idle
-    assert r.core.state == ch.S_IDLE and r.core.reason == ch.R_USER_STOP
+    assert r.core.state == ch.ST_IDLE and r.core.reason == ch.END_USER_STOP
     r.core.start()
-    assert r.run_until(lambda x: x.core.state == ch.S_DISCHARGING, 15000), r.states
-    assert r.core.session == 2 and r.core.reason == ch.R_NONE
+    assert r.run_until(lambda x: x.core.state == ch.ST_DISCHARGING, 15000), r.states
+    assert r.core.session == 2 and r.core.reason == ch.END_NONE
 
 
 def test_box_limit_caps_the_discharge_current():
@@ -121,10 +121,10 @@ def test_no_start_without_plug():
     r = rig()
     r.plug(False)
     r.run(3000)
-    assert r.core.state == ch.S_IDLE and r.actions == []
+    assert r.core.state == ch.ST_IDLE and r.actions == []
     r.plug(True)
     r.run(100)
-    assert r.core.state == ch.S_WAIT_VEHICLE_CAN
+    assert r.core.state == ch.ST_WAIT_VEHICLE_CAN
 
 
 def test_stop_while_a_slow_precharge_is_pending_leaves_nothing_applied():
@@ -132,8 +132,8 @@ def test_stop_while_a_slow_precharge_is_pending_leaves_nothing_applied():
     supervisor once applied the older precharge request after its release)."""
     car = ChademoCar(max_discharge_a=1)
     r = rig(car)
-    assert r.run_until(lambda x: x.core.state == ch.S_CLOSING_BOX_CONTACTORS, 15000)
+    assert r.run_until(lambda x: x.core.state == ch.ST_CLOSING_BOX_CONTACTORS, 15000)
     car.drop_k()
     until_end(r)
     r.run(1000)
-    assert r.core.reason == ch.R_PERMISSION_LOST and released(r)
+    assert r.core.reason == ch.END_PERMISSION_LOST and released(r)

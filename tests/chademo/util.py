@@ -1,9 +1,9 @@
 """Shared helpers for the CHAdeMO rig tests."""
 from firmware.protocols.chademo import charger as ch
-from hil.chademo_rig import ChademoRig
+from hil.rigs.chademo import ChademoRig
 from hil.vehicles.chademo_car import ChademoCar
 
-END_STATES = (ch.S_IDLE, ch.S_FAULT)
+END_STATES = (ch.ST_IDLE, ch.ST_FAULT)
 
 
 def rig(car=None, **kw):
@@ -16,7 +16,7 @@ def rig(car=None, **kw):
 def discharging(car=None, **kw):
     """A rig in Discharging (asserted)."""
     r = rig(car, **kw)
-    assert r.run_until(lambda x: x.core.state == ch.S_DISCHARGING, 15000), r.states
+    assert r.run_until(lambda x: x.core.state == ch.ST_DISCHARGING, 15000), r.states
     return r
 
 

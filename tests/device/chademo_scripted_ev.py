@@ -125,8 +125,8 @@ class MiniRig:
         core = self.core
         ev = self.ev
         out = self.out
-        d1 = out.get(ch.A_D1, 0)
-        ev.step(now, d1, out.get(ch.A_D2, 0), self.current, self.port)
+        d1 = out.get(ch.RQ_D1, 0)
+        ev.step(now, d1, out.get(ch.RQ_D2, 0), self.current, self.port)
         core.set_plug(self.plugged)
         core.set_permission(ev.k() and d1)
         core.measure(self.inlet, self.current)
@@ -143,12 +143,12 @@ class MiniRig:
             out[kind] = value
             if record:
                 self.actions.append((kind, value))
-            if kind != ch.A_DISCHARGE_LIMIT:
+            if kind != ch.RQ_DISCHARGE_LIMIT:
                 core.grant(kind, value)
         # plant: battery on the inlet through the car's contactors; current follows the limit
         if ev.closed:
             self.inlet = ev.battery_v
-            lim = out.get(ch.A_DISCHARGE_LIMIT, 0) if out.get(ch.A_BOX_CONTACTORS, 0) else 0
+            lim = out.get(ch.RQ_DISCHARGE_LIMIT, 0) if out.get(ch.RQ_BOX_CONTACTORS, 0) else 0
             self.current = lim if lim < self.current + 1 else self.current + 1
         else:
             self.current = 0

@@ -98,22 +98,22 @@ def test_core_requests_map_onto_the_session_and_the_supervisor():
     s.run(50)
     core = s.p.core
     assert s.app.session_state == box.SessionState_Handshake
-    assert core.state == ch.S_WAIT_VEHICLE_CAN     # A_PROTO_START started the core
-    assert core.ok[ch.A_D1] == 1 and g["CHADEMO_D1"].level == 1
+    assert core.state == ch.ST_WAIT_VEHICLE_CAN     # A_PROTO_START started the core
+    assert core.ok[ch.RQ_D1] == 1 and g["CHADEMO_D1"].level == 1
     now = s.clock.now_ms()
     # the core asks for the insulation test: the session's CableCheck starts
-    core._request(ch.A_INSULATION_TEST, 1, now)
+    core._request(ch.RQ_INSULATION_TEST, 1, now)
     s.run(50)
     assert s.app.session_state == box.SessionState_IsolationCheck
-    assert core.ok[ch.A_INSULATION_TEST] != 1      # not before the supervisor says S_ISO_OK
+    assert core.ok[ch.RQ_INSULATION_TEST] != 1      # not before the supervisor says S_ISO_OK
     # d2 is refused while the inlet is live, granted below 20 V
     s.v_inlet = 45.0
-    core._request(ch.A_D2, 1, s.clock.now_ms())
+    core._request(ch.RQ_D2, 1, s.clock.now_ms())
     s.run(50)
-    assert core.ok[ch.A_D2] != 1 and g["CHADEMO_D2"].level == 0
+    assert core.ok[ch.RQ_D2] != 1 and g["CHADEMO_D2"].level == 0
     s.v_inlet = 5.0
     s.run(50)
-    assert core.ok[ch.A_D2] == 1 and g["CHADEMO_D2"].level == 1
+    assert core.ok[ch.RQ_D2] == 1 and g["CHADEMO_D2"].level == 1
     # a trip (E-stop) drops d2 at the next control tick
     g["ESTOP"].level = 1                          # logical: E-stop asserted
     s.app.estop_irq(s.clock.now_ms())

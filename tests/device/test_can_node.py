@@ -61,7 +61,7 @@ def test_decode_error_raises_an_event_and_does_not_count_as_reception():
     node.on_rx(chademo.ID_VehicleStatus, chademo)
     port.inject(chademo.ID_VehicleStatus, b"\x02\x9a")
     node.poll(0)
-    assert _events(ring) == [(cn.EV_RX_DECODE_ERROR, 0x102)]
+    assert _events(ring) == [(cn.NODE_RX_DECODE_ERROR, 0x102)]
     assert node.rx_errors == 1 and node.rx_count(chademo.ID_VehicleStatus) == 0
 
 
@@ -78,11 +78,11 @@ def test_receive_timeout_raises_once_then_restores():
     assert _events(ring) == [] and not node.timed_out(chademo.ID_VehicleStatus)
     node.poll(10501)
     node.poll(12000)
-    assert _events(ring) == [(cn.EV_RX_TIMEOUT, 0x102)]
+    assert _events(ring) == [(cn.NODE_RX_TIMEOUT, 0x102)]
     assert node.timed_out(chademo.ID_VehicleStatus)
     port.inject(chademo.ID_VehicleStatus, EV_STATUS_FRAME)
     node.poll(12100)
-    assert _events(ring) == [(cn.EV_RX_RESTORED, 0x102)]
+    assert _events(ring) == [(cn.NODE_RX_RESTORED, 0x102)]
 
 
 def test_supervise_starts_the_clock_without_a_frame():
@@ -92,7 +92,7 @@ def test_supervise_starts_the_clock_without_a_frame():
     node.poll(1300)
     assert _events(ring) == []
     node.poll(1301)
-    assert _events(ring) == [(cn.EV_RX_TIMEOUT, 0x100)]
+    assert _events(ring) == [(cn.NODE_RX_TIMEOUT, 0x100)]
     node.unsupervise()
     node.poll(5000)
     assert _events(ring) == []
@@ -105,7 +105,7 @@ def test_events_can_go_to_a_callback():
     node.on_rx(0x100, chademo, timeout_ms=10)
     node.supervise(0)
     node.poll(11)
-    assert got == [(cn.EV_RX_TIMEOUT, 0x100)]
+    assert got == [(cn.NODE_RX_TIMEOUT, 0x100)]
 
 
 def test_cyclic_tx_follows_the_dbc_cycle_time():
@@ -212,14 +212,14 @@ def test_bus_off_stops_tx_restarts_with_backoff_and_recovers():
     port.drain()
     port.bus_state = hi.CAN_BUS_OFF
     node.poll(10)
-    assert _events(ring) == [(cn.EV_BUS_OFF, hi.CAN_BUS_OFF)]
+    assert _events(ring) == [(cn.NODE_BUS_OFF, hi.CAN_BUS_OFF)]
     assert port.drain() == [] and node.state() == hi.CAN_BUS_OFF
     node.poll(109)
     assert port.restarts == 0
     node.poll(110)  # 100 ms after bus-off: restart
     assert port.restarts == 1
     node.poll(111)
-    assert _events(ring) == [(cn.EV_BUS_RECOVERED, hi.CAN_ERROR_ACTIVE)]
+    assert _events(ring) == [(cn.NODE_BUS_RECOVERED, hi.CAN_ERROR_ACTIVE)]
     assert len(port.drain()) == 1  # transmission resumes at once
     # a second bus-off soon after doubles the wait
     port.bus_state = hi.CAN_BUS_OFF
@@ -249,11 +249,11 @@ def test_error_passive_is_reported_and_tx_continues():
     node.add_tx(chademo.ID_ChargerCapabilities, chademo, dict(CAPS))
     port.bus_state = hi.CAN_ERROR_PASSIVE
     node.poll(0)
-    assert _events(ring) == [(cn.EV_ERROR_PASSIVE, hi.CAN_ERROR_PASSIVE)]
+    assert _events(ring) == [(cn.NODE_ERROR_PASSIVE, hi.CAN_ERROR_PASSIVE)]
     assert len(port.drain()) == 1
     port.bus_state = hi.CAN_ERROR_WARNING
     node.poll(50)
-    assert _events(ring) == [(cn.EV_BUS_RECOVERED, hi.CAN_ERROR_WARNING)]
+    assert _events(ring) == [(cn.NODE_BUS_RECOVERED, hi.CAN_ERROR_WARNING)]
 
 
 def test_rx_burst_is_bounded_per_poll():

@@ -26,7 +26,7 @@ def _close(a, b, sig):
         return a == b
     # floats: exact on double-precision ports; within a fraction of one
     # scale step on single-precision ones (the STM32 port)
-    return abs(a - b) <= abs(sig[codec.S_SCALE]) * 1e-3 + abs(b) * 1e-6
+    return abs(a - b) <= abs(sig[codec.SIG_SCALE]) * 1e-3 + abs(b) * 1e-6
 
 
 def test_vectors_cover_every_message_of_every_dbc():
@@ -63,8 +63,8 @@ def test_decode_matches_cantools_values():
         got = mod.decode(fid, data)
         msg = mod.message(fid)
         sigs = {}
-        for s in msg[codec.M_SIGS]:
-            sigs[s[codec.S_NAME]] = s
+        for s in msg[codec.MSG_SIGS]:
+            sigs[s[codec.SIG_NAME]] = s
         if sorted(got) != sorted(expect):
             bad.append((dbc, fid, hexdata, "signal set"))
             continue

@@ -19,31 +19,31 @@ def _run_until(rig, state, max_ms):
 def test_happy_path_session_start_to_end():
     rig = MiniRig()
     rig.core.start()
-    assert _run_until(rig, ch.S_DISCHARGING, 10000), rig.core.state_name()
+    assert _run_until(rig, ch.ST_DISCHARGING, 10000), rig.core.state_name()
     assert 0 < rig.core.setup_ms < 5000
     for _ in range(200):
         rig.tick()
-    assert rig.core.state == ch.S_DISCHARGING
+    assert rig.core.state == ch.ST_DISCHARGING
     assert rig.current == 15 and rig.core.allowed_a == 15   # min(car 15 A, box 30 A)
     rig.core.stop()
-    assert _run_until(rig, ch.S_IDLE, 15000), rig.core.state_name()
-    assert rig.core.reason == ch.R_USER_STOP and not rig.core.fault
+    assert _run_until(rig, ch.ST_IDLE, 15000), rig.core.state_name()
+    assert rig.core.reason == ch.END_USER_STOP and not rig.core.fault
     assert rig.core.safe()
     kinds = [k for k, v in rig.actions if v]
     # closing order: d1, lock, insulation test, d2, precharge, box contactors
-    order = [k for k in kinds if k in (ch.A_D1, ch.A_LOCK, ch.A_INSULATION_TEST, ch.A_D2, ch.A_PRECHARGE,
-                                       ch.A_BOX_CONTACTORS)]
-    assert order == [ch.A_D1, ch.A_LOCK, ch.A_INSULATION_TEST, ch.A_D2, ch.A_PRECHARGE, ch.A_BOX_CONTACTORS], order
+    order = [k for k in kinds if k in (ch.RQ_D1, ch.RQ_LOCK, ch.RQ_INSULATION_TEST, ch.RQ_D2, ch.RQ_PRECHARGE,
+                                       ch.RQ_BOX_CONTACTORS)]
+    assert order == [ch.RQ_D1, ch.RQ_LOCK, ch.RQ_INSULATION_TEST, ch.RQ_D2, ch.RQ_PRECHARGE, ch.RQ_BOX_CONTACTORS], order
     # releasing order: box contactors, then d2, then d1
-    rel = [k for k, v in rig.actions if v == 0 and k in (ch.A_BOX_CONTACTORS, ch.A_D2, ch.A_D1)]
-    assert rel.index(ch.A_BOX_CONTACTORS) < rel.index(ch.A_D2) < rel.index(ch.A_D1)
+    rel = [k for k, v in rig.actions if v == 0 and k in (ch.RQ_BOX_CONTACTORS, ch.RQ_D2, ch.RQ_D1)]
+    assert rel.index(ch.RQ_BOX_CONTACTORS) < rel.index(ch.RQ_D2) < rel.index(ch.RQ_D1)
 
 
 def test_frames_on_the_wire_order_and_coding():
     rig = MiniRig()
     rig.wire = []
     rig.core.start()
-    assert _run_until(rig, ch.S_DISCHARGING, 10000)
+    assert _run_until(rig, ch.ST_DISCHARGING, 10000)
     for _ in range(100):
         rig.tick()
     ids = [w[0] for w in rig.wire]
@@ -70,7 +70,7 @@ def test_frames_on_the_wire_order_and_coding():
 def test_comm_loss_while_discharging_ends_in_fault_with_everything_released():
     rig = MiniRig()
     rig.core.start()
-    assert _run_until(rig, ch.S_DISCHARGING, 10000)
+    assert _run_until(rig, ch.ST_DISCHARGING, 10000)
     # the car goes silent: keep its state but drop its frames
     real_step = rig.ev.step
 
@@ -79,22 +79,22 @@ def test_comm_loss_while_discharging_ends_in_fault_with_everything_released():
         port.rx.clear()
     rig.ev.step = mute
     t0 = rig.now
-    assert _run_until(rig, ch.S_FAULT, 10000), rig.core.state_name()
-    assert rig.core.reason == ch.R_COMM_LOSS and rig.core.fault
+    assert _run_until(rig, ch.ST_FAULT, 10000), rig.core.state_name()
+    assert rig.core.reason == ch.END_COMM_LOSS and rig.core.fault
     assert rig.now - t0 < 600 + 4000      # 500 ms supervision, then the short shutdown path
-    assert rig.core.safe() and rig.out[ch.A_D1] == 0 and rig.out[ch.A_D2] == 0
-    assert rig.out[ch.A_BOX_CONTACTORS] == 0
+    assert rig.core.safe() and rig.out[ch.RQ_D1] == 0 and rig.out[ch.RQ_D2] == 0
+    assert rig.out[ch.RQ_BOX_CONTACTORS] == 0
     assert not rig.core.tx_main and not rig.core.tx_discharge
 
 
 def test_reset_leaves_fault_only_when_the_inlet_is_dead():
     rig = MiniRig()
     rig.core.start()
-    assert _run_until(rig, ch.S_DISCHARGING, 10000)
+    assert _run_until(rig, ch.ST_DISCHARGING, 10000)
     rig.plugged = False
-    assert _run_until(rig, ch.S_FAULT, 10000)
-    assert rig.core.reason == ch.R_PLUG_REMOVED
+    assert _run_until(rig, ch.ST_FAULT, 10000)
+    assert rig.core.reason == ch.END_PLUG_REMOVED
     rig.core.measure(100, 0)
-    assert not rig.core.reset() and rig.core.state == ch.S_FAULT
+    assert not rig.core.reset() and rig.core.state == ch.ST_FAULT
     rig.core.measure(0, 0)
-    assert rig.core.reset() and rig.core.state == ch.S_IDLE
+    assert rig.core.reset() and rig.core.state == ch.ST_IDLE

@@ -90,3 +90,8 @@ def test_pilot_duty_outside_the_signalling_ranges_is_refused():
     sup.request(S.P_CP_PWM | S.P_CP_F, 50)
     sup.step(10, m, 0)
     assert sup.cmd.cp_state_f == 1 and sup.cmd.cp_pwm_on == 0
+
+
+def test_port_lines_are_the_supervisor_requests():
+    from firmware.charging import port as P
+    assert (P.L_D1, P.L_D2, P.L_LOCK, P.L_CP_PWM, P.L_CP_F) == (S.P_D1, S.P_D2, S.P_LOCK, S.P_CP_PWM, S.P_CP_F)

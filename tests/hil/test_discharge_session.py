@@ -1,11 +1,11 @@
 """End to end in simulated time: the real box firmware (CHAdeMO core + glue +
 SafetyApp + power-stage link) on the sim HAL against the simulated CHAdeMO
-car and the power-stage/electrical plant (hil.bench)."""
+car and the power-stage/electrical plant (hil.rigs.discharge)."""
 from firmware.can.gen import box
 from firmware.safety import faults as fl
 from firmware.safety import limits as L
 from firmware.charging import table as T
-from hil.bench import Bench
+from hil.rigs.discharge import DischargeRig
 from hil.vehicles.chademo_car import ChademoCar
 
 ROLES_OPEN = ("K_DC_POS", "K_DC_NEG", "PS_ENABLE", "AC_OUT_RELAY")
@@ -27,7 +27,7 @@ def _service(b, since_ms=0):
 
 
 def test_full_session_supplies_the_load_and_ends_ready_to_unplug():
-    b = Bench(car=ChademoCar(soc=70), load_w=3000.0)
+    b = DischargeRig(car=ChademoCar(soc=70), load_w=3000.0)
     _to_supplying(b)
     b.run(5000)
     assert b.out("AC_OUT_RELAY") == 1 and b.out("K_DC_POS") == 1
@@ -71,7 +71,7 @@ def test_full_session_supplies_the_load_and_ends_ready_to_unplug():
 
 def test_soc_floor_ends_the_session():
     floor = L.SOC_FLOOR_DEFAULT_PCT
-    b = Bench(car=ChademoCar(soc=floor + 1.8, capacity_kwh=0.3), load_w=3000.0)
+    b = DischargeRig(car=ChademoCar(soc=floor + 1.8, capacity_kwh=0.3), load_w=3000.0)
     _to_supplying(b)
     assert b.run_until(lambda b: b.state != T.SUPPLYING, 30000)
     assert b.car.soc <= floor + 1.0
@@ -84,7 +84,7 @@ def test_soc_floor_ends_the_session():
 
 
 def test_estop_during_supplying_opens_the_contactors_at_once():
-    b = Bench(load_w=3000.0)
+    b = DischargeRig(load_w=3000.0)
     _to_supplying(b)
     b.run(1000)
     t0 = b.now
@@ -103,7 +103,7 @@ def test_estop_during_supplying_opens_the_contactors_at_once():
 
 
 def test_car_can_silence_reaches_the_safe_state_within_the_bound():
-    b = Bench(load_w=3000.0)
+    b = DischargeRig(load_w=3000.0)
     _to_supplying(b)
     b.run(1000)
     t0 = b.now
@@ -121,7 +121,7 @@ def test_car_can_silence_reaches_the_safe_state_within_the_bound():
 
 
 def test_isolation_failure_never_lets_the_car_close():
-    b = Bench(load_w=3000.0)
+    b = DischargeRig(load_w=3000.0)
     b.plant.iso_bad = True
     b.run(100)
     b.plug()
@@ -139,7 +139,7 @@ def test_isolation_failure_never_lets_the_car_close():
 
 
 def test_power_stage_silence_cuts_and_opens_without_an_emergency_break():
-    b = Bench(load_w=3000.0)
+    b = DischargeRig(load_w=3000.0)
     _to_supplying(b)
     b.run(500)
     t0 = b.now
@@ -159,7 +159,7 @@ def test_power_stage_silence_cuts_and_opens_without_an_emergency_break():
 
 def test_load_step_above_the_cars_limit_is_held_at_the_granted_current():
     car = ChademoCar(max_discharge_a=15)
-    b = Bench(car=car, load_w=1000.0)
+    b = DischargeRig(car=car, load_w=1000.0)
     _to_supplying(b, load_w=1000.0)
     t_step = b.now + 1000
     b.load_profile = lambda t: 1000.0 if t < t_step else 8000.0     # beyond 15 A x ~380 V
@@ -172,7 +172,7 @@ def test_load_step_above_the_cars_limit_is_held_at_the_granted_current():
 
 
 def test_main_loop_stall_is_cut_by_the_timer_monitor():
-    b = Bench(load_w=3000.0)
+    b = DischargeRig(load_w=3000.0)
     _to_supplying(b)
     b.run(500)
     t0 = b.now

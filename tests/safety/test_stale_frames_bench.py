@@ -6,7 +6,7 @@ from firmware.can.gen import power_stage as ps
 from firmware.safety import faults as fl
 from firmware.safety import limits as L
 from firmware.charging import table as T
-from hil.bench import Bench
+from hil.rigs.discharge import DischargeRig as Bench
 from hil.vehicles.chademo_car import ChademoCar
 
 

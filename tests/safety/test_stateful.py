@@ -10,7 +10,7 @@ from firmware.safety import faults as fl
 from firmware.safety import supervisor as S
 from firmware.charging import table as T
 from firmware.charging.engine import Session
-from hil.safety_plant import FAULTS, Plant
+from hil.rigs.safety import FAULTS, SafetyRig
 from tests.safety.checks import Checker
 
 CLEARABLE = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "backfeed", "rcd",
@@ -39,7 +39,7 @@ class Discharge(RuleBasedStateMachine):
                 max_i=st.floats(5, 60), max_p=st.floats(2000, 20000), load=st.floats(200, 8000),
                 early=st.booleans(), mode=st.sampled_from(("V2L", "V2V", "V2H")))
     def setup(self, pack_v, soc, max_i, max_p, load, early, mode):
-        self.p = Plant(pack_v=pack_v, soc=soc, car_max_i=max_i, car_max_p=max_p, load_w=load,
+        self.p = SafetyRig(pack_v=pack_v, soc=soc, car_max_i=max_i, car_max_p=max_p, load_w=load,
                        car_closes_early=early)
         assert self.p.app.set_config("mode", mode)[0]
         self.chk = Checker(self.p)

@@ -13,7 +13,7 @@ from firmware.safety import dtc as D
 from firmware.safety import faults as fl
 from firmware.safety.config import Config
 from firmware.safety.journal import StorageError
-from hil.safety_plant import Plant, to_supplying
+from hil.rigs.safety import SafetyRig as Plant, to_supplying
 
 
 # ------------------------------------------------------------------ helpers

@@ -5,7 +5,7 @@ from firmware.safety import faults as fl
 from firmware.safety import limits as L
 from firmware.safety import supervisor as S
 from firmware.charging import table as T
-from hil.safety_plant import Plant, to_supplying
+from hil.rigs.safety import SafetyRig, to_supplying
 from tests.safety.checks import Checker
 from tests.safety.test_stateful import RogueSession
 
@@ -25,7 +25,7 @@ def _reach(p, state):
 
 
 def test_contactors_stay_open_while_the_sides_differ():
-    p = Plant(car_closes_early=True)         # pack on the inlet, link at the test voltage
+    p = SafetyRig(car_closes_early=True)         # pack on the inlet, link at the test voltage
     chk = Checker(p)
     _reach(p, T.ISOLATION_CHECK)
     _rogue(p, extra=S.I_CONTACTORS)
@@ -35,7 +35,7 @@ def test_contactors_stay_open_while_the_sides_differ():
 
 
 def test_open_request_under_load_waits_for_low_current():
-    p = Plant(load_w=5000.0)
+    p = SafetyRig(load_w=5000.0)
     chk = Checker(p)
     assert to_supplying(p)
     p.run(500, chk)
@@ -49,7 +49,7 @@ def test_open_request_under_load_waits_for_low_current():
 
 
 def test_ac_and_current_are_not_granted_outside_supplying_conditions():
-    p = Plant()
+    p = SafetyRig()
     chk = Checker(p)
     _reach(p, T.POWER_STAGE_START)
     _rogue(p, extra=S.I_AC | S.I_CURRENT)
@@ -62,7 +62,7 @@ def test_ac_and_current_are_not_granted_outside_supplying_conditions():
 
 def test_soc_floor_holds_even_if_the_session_forgets_the_link():
     # found by a long stateful run: the floor was only checked with I_LINK asked for
-    p = Plant()
+    p = SafetyRig()
     chk = Checker(p)
     assert to_supplying(p)
     p.run(300, chk)
@@ -76,7 +76,7 @@ def test_soc_floor_holds_even_if_the_session_forgets_the_link():
 def test_closed_dc_path_needs_a_live_vehicle_link_whatever_the_session_asks():
     # found by a long stateful run: the link watch keyed on the session's
     # request edge, so a link that died just before it was never watched
-    p = Plant()
+    p = SafetyRig()
     chk = Checker(p)
     assert to_supplying(p)
     _rogue(p, drop=S.I_LINK)

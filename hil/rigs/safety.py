@@ -1,16 +1,11 @@
-"""Simulated plant around the real safety firmware (SafetyApp on the sim HAL).
-
-A deliberately simple model, run in 1 ms steps of simulated time:
+"""The safety rig: the real safety firmware (SafetyApp on the sim HAL) in the
+one averaged plant (inverter.plant.averaged: contactors, precharge source
+through a diode onto the open inlet, DC nodes, DC/DC + inverter with losses,
+IMD, AC output), run in 1 ms steps of simulated time, with
 - a car (CCS/DIN-style) with a pack, contactors, limits and a protocol
   stand-in that answers the handshake and closes its contactors once the
   inlet is within 20 V of the pack during PreCharge;
-- the precharge/cable-check source (2 A class, slews 1000 V/s, drives the
-  box DC link and, through a diode, the open inlet);
-- box contactors with 15 ms pull-in and auxiliary contacts;
-- a power stage that follows the supervisor's current limit at 100 A/s,
-  soft-starts in 200 ms, reports on the "internal CAN" every 10 ms and stops
-  switching within ~5 ms when PS_ENABLE drops;
-- an AC output with a load, an RCD and an optional foreign source.
+- the power stage's CAN reports written straight into Meas every 10 ms.
 Faults are injected by setting attributes (see `inject`).
 """
 from firmware.core.clock import SimClock
@@ -19,14 +14,11 @@ from firmware.hal import pins
 from firmware.app import safety_app as A
 from firmware.safety import limits as L
 from firmware.charging import table as T
+from inverter.plant.averaged import PS_RAMP_A_PER_MS, PS_SOFT_START_MS, SHORT_A, AveragedPlant, PlantInputs
 
 PACK_R_OHM = 0.1
-PS_RAMP_A_PER_MS = 0.1          # 100 A/s
-SOURCE_V_PER_MS = 1.0           # 1000 V/s
-LINK_DISCHARGE_PER_MS = 0.98    # DC-link discharge resistor, tau ~50 ms
 HANDSHAKE_MS = 1000
 CAR_OPEN_AFTER_STOP_MS = 300    # Ioniq waits 300 ms (ccs-nacs §6 row 11)
-PS_SOFT_START_MS = 200
 VEH_MSG_PERIOD_MS = 50
 PS_MSG_PERIOD_MS = 10
 
@@ -37,22 +29,11 @@ FAULTS = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "loop_st
 SLOW_MSG_PERIOD_MS = 100        # PsIsolation / PsTemperatures / PsFaults (power_stage.dbc)
 
 
-def toward(v, tgt, src, discharge):
-    """One 1 ms step of a DC node's voltage: slewed by the precharge source
-    when it drives the node, else decaying through the discharge resistor
-    (or, slowly, through leakage)."""
-    if src:
-        if v < tgt:
-            return min(tgt, v + SOURCE_V_PER_MS)
-        return max(tgt, v - SOURCE_V_PER_MS)
-    if discharge:
-        return v * LINK_DISCHARGE_PER_MS
-    return v * 0.9999
-
-
-class Plant:
+class SafetyRig(AveragedPlant):
     def __init__(self, pack_v=400.0, soc=80, car_max_i=25.0, car_max_p=11000.0,
                  car_min_v=300.0, car_max_v=450.0, load_w=3000.0, car_closes_early=False):
+        AveragedPlant.__init__(self, load_w)
+        self.u = PlantInputs()
         self.clock = SimClock()
         self.hal = make_sim_hal(self.clock)
         self.app = A.SafetyApp(self.hal)
@@ -76,31 +57,11 @@ class Plant:
         self.proto_t0 = -1
         self.stop_t0 = -1
         self.hs_done = False
-        # physics
-        self.v_inlet = 0.0
-        self.v_link = 0.0
-        self.i = 0.0
-        self.temp = 25.0
-        self.load_w = load_w
-        self.kp = False          # physical contactor states
-        self.kn = False
-        self._kp_t = -1
-        self._kn_t = -1
-        self.ps_on_t = -1
-        self.v_ac = 0.0
-        self.p_ac = 0.0
-        # injected faults
+        # injected faults (the power path's own are AveragedPlant's)
         self.estop = False
-        self.iso_bad = False
-        self.heating = False     # over-temperature: 80 degC then +40 degC/s
         self.link_dead = False
         self.ps_dead = False
         self.stalled = False
-        self.backfeed_v = 0.0
-        self.rcd_trip = False
-        self.oc_offset = 0.0
-        self.short = False
-        self.welded = False
         self.v_sensor_bad = False   # inlet voltage sensor shorted to the rail: ADC full scale
         self.i_nan = False          # the stage reports NaN current
         self.short_rev = False      # the stage pushes 60 A into the car
@@ -272,20 +233,6 @@ class Plant:
     def _physics(self, now):
         g = self.hal.gpio
         cmd = self.app.sup.cmd
-        # box contactors: 15 ms pull-in / drop-out, a welded one stays closed
-        for attr, role in (("kp", "K_DC_POS"), ("kn", "K_DC_NEG")):
-            want = g[role].level == 1
-            tname = "_" + attr + "_t"
-            if getattr(self, attr) != want:
-                t = getattr(self, tname)
-                if t < 0:
-                    setattr(self, tname, now)
-                elif now - t >= 15 and not (attr == "kp" and self.welded):
-                    setattr(self, attr, want)
-                    setattr(self, tname, -1)
-            else:
-                setattr(self, tname, -1)
-        path = self.kp and self.kn
         # the car: closes during PreCharge when the inlet matches, opens after a stop
         st = self.app.session.state
         if not self.car_closed and self.proto_on and self.hs_done and (
@@ -295,71 +242,31 @@ class Plant:
         if self.car_closed and ((self.stop_t0 >= 0 and now - self.stop_t0 >= CAR_OPEN_AFTER_STOP_MS)
                                 or not self.plugged):
             self.car_closed = False
-        # power stage
-        ps = g["PS_ENABLE"].level == 1 and not self.short
-        if ps:
-            if self.ps_on_t < 0:
-                self.ps_on_t = now
-        else:
-            self.ps_on_t = -1
-        ready = ps and now - self.ps_on_t >= PS_SOFT_START_MS
-        relay = g["AC_OUT_RELAY"].level == 1 and not self.rcd_trip
-        if self.short and path and self.car_closed:
-            self.i = 60.0
-        elif self.short_rev and path and self.car_closed and ps:
-            self.i = -60.0
-        elif path and self.car_closed and ps:
-            demand = self.load_w / (0.95 * self.v_inlet) if relay and ready and self.v_inlet > 50 else 0.3
-            target = min(cmd.i_limit_a, demand) + self.oc_offset
-            if self.i < target:
-                self.i = min(target, self.i + PS_RAMP_A_PER_MS)
-            else:
-                self.i = max(target, self.i - PS_RAMP_A_PER_MS)
-        else:
-            self.i *= 0.5 if path and self.car_closed else 0.0
-        # voltages
-        src = g["K_PRECHARGE"].level == 1 and not self.short
-        tgt = cmd.pre_target_v
-        if self.car_closed:
-            self.v_inlet = self.pack_v - PACK_R_OHM * self.i
-        if path:
-            if self.car_closed:
-                self.v_link = self.v_inlet
-            elif self.short:
-                self.v_link = self.v_inlet = 0.0
-            else:
-                self.v_link = self.v_inlet = toward(self.v_link, tgt, src, g["DC_DISCHARGE"].level)
-        else:
-            self.v_link = 0.0 if self.short else toward(self.v_link, tgt, src, g["DC_DISCHARGE"].level)
-            if not self.car_closed:
-                if src and not self.short:
-                    self.v_inlet = self.v_link          # diode-coupled source output
-                else:
-                    self.v_inlet *= 0.99                # inlet bleeder, tau ~100 ms
+        u = self.u
+        u.k_pos = g["K_DC_POS"].level == 1
+        u.k_neg = g["K_DC_NEG"].level == 1
+        u.src_on = g["K_PRECHARGE"].level == 1
+        u.src_v = cmd.pre_target_v
+        u.discharge = g["DC_DISCHARGE"].level == 1
+        u.ps_enable = g["PS_ENABLE"].level == 1
+        u.i_limit_a = cmd.i_limit_a
+        u.ac_relay = g["AC_OUT_RELAY"].level == 1
+        self.step_power(now, u, self.car_closed, self.pack_v, PACK_R_OHM)
+        if self.short_rev and self.kp and self.kn and self.car_closed and u.ps_enable:
+            self.i = -SHORT_A                   # the stage pushes current into the car
         # what the stage may legitimately carry: the limit, falling no faster than 100 A/s
         self._env = max(cmd.i_limit_a, self._env - PS_RAMP_A_PER_MS)
         if self.fault_onset < 0 and self.injected is not None:
             f = self.injected
-            if (f == "short" and self.i >= 60.0) or (f == "min_voltage" and self.car_closed) or (
-                    f == "i_reverse" and self.i <= -60.0) or (f == "imd_off" and self._closed_path()) or (
+            if (f == "short" and self.i >= SHORT_A) or (f == "min_voltage" and self.car_closed) or (
+                    f == "i_reverse" and self.i <= -SHORT_A) or (f == "imd_off" and self._closed_path()) or (
                     f == "over_current" and self.i > self._env + L.OC_MARGIN_A):
                 self.fault_onset = now
                 self.onset_energised = self._energised()
         if self.heating:
-            self.temp += 0.04
             if self.fault_onset < 0 and self.temp >= L.T_STOP_C:
                 self.fault_onset = now
                 self.onset_energised = self._energised()
-        # AC output
-        if relay and self.backfeed_v > 0:
-            self.v_ac = self.backfeed_v
-            self.p_ac = -1500.0
-        elif relay and ready:
-            self.v_ac = 230.0
-            self.p_ac = self.load_w
-        else:
-            self.v_ac = self.backfeed_v
-            self.p_ac = 0.0
 
     def _energised(self):
         g = self.hal.gpio
@@ -392,7 +299,7 @@ class Plant:
             m.t_stage = self.temp
             m.ps_ready = self.ps_on_t >= 0 and now - self.ps_on_t >= PS_SOFT_START_MS
             m.ps_fault = False
-        m.iso_ohm = (50000 if self.iso_bad else 2000000) if self.plugged and not self.imd_off else -1
+        m.iso_ohm = self.iso_ohm if self.plugged and not self.imd_off else -1
         talking = self.link_up and self.plugged and not self.link_dead
         if talking and now % VEH_MSG_PERIOD_MS == 0:
             m.veh_seen_ms = now

@@ -17,8 +17,8 @@ from firmware.protocols.chademo.link import ChademoLink
 from firmware.core.ring import Ring
 from firmware.hal.sim import SimCanPort
 from hil.vehicles.chademo_car import ChademoCar
+from inverter.plant.averaged import AveragedPlant, PlantInputs
 
-BLEED_FACTOR_PER_100MS = 0.83   # ccs32clara voltage bleed while helping welding detection (reference s6 #13)
 
 
 class BenchSupervisor:
@@ -48,15 +48,15 @@ class BenchSupervisor:
     def request(self, kind, value, now):
         # a request supersedes whatever of the same kind is still pending (latest wins)
         self.pending = [p for p in self.pending if p[1] != kind]
-        if kind == ch.A_INSULATION_TEST:
+        if kind == ch.RQ_INSULATION_TEST:
             self.ins = False
-        if kind == ch.A_DISCHARGE_LIMIT:
+        if kind == ch.RQ_DISCHARGE_LIMIT:
             self.limit_a = value
             return
         delay = self.delay_ms
-        if kind == ch.A_PRECHARGE and value:
+        if kind == ch.RQ_PRECHARGE and value:
             delay = self.precharge_ms
-        elif kind == ch.A_INSULATION_TEST and value:
+        elif kind == ch.RQ_INSULATION_TEST and value:
             self.ins = True
             delay = self.insulation_ms
         self.pending.append((now + delay, kind, value))
@@ -65,9 +65,9 @@ class BenchSupervisor:
         if not value:
             return True
         inlet = self.plant.inlet_v if self.plant is not None else 0.0
-        if kind == ch.A_D2:
+        if kind == ch.RQ_D2:
             return self.d1 and self.lock and inlet < 20          # 0 V on the inlet for d2 (s6 #7)
-        if kind == ch.A_BOX_CONTACTORS:
+        if kind == ch.RQ_BOX_CONTACTORS:
             return self.d2 and self.precharge_v > 0 and inlet > 50 and abs(self.precharge_v - inlet) < 20
         return True
 
@@ -85,7 +85,7 @@ class BenchSupervisor:
                     self.refused.append((kind, value))
                 self.core.deny(kind, value)
                 continue
-            if kind == ch.A_INSULATION_TEST:
+            if kind == ch.RQ_INSULATION_TEST:
                 self.ins = False
                 if value and not self.insulation_ok:
                     self.core.deny(kind, value)
@@ -95,55 +95,56 @@ class BenchSupervisor:
         self.pending = keep
 
     def _apply(self, kind, value):
-        if kind == ch.A_D1:
+        if kind == ch.RQ_D1:
             self.d1 = bool(value)
-        elif kind == ch.A_D2:
+        elif kind == ch.RQ_D2:
             self.d2 = bool(value)
-        elif kind == ch.A_LOCK:
+        elif kind == ch.RQ_LOCK:
             self.lock = bool(value)
-        elif kind == ch.A_BOX_CONTACTORS:
+        elif kind == ch.RQ_BOX_CONTACTORS:
             self.box = bool(value)
-        elif kind == ch.A_PRECHARGE:
+        elif kind == ch.RQ_PRECHARGE:
             self.precharge_v = value
-        elif kind == ch.A_BLEED:
+        elif kind == ch.RQ_BLEED:
             self.bleed = bool(value)
 
 
-class Plant:
-    """Inlet voltage and discharge current. Current follows the
-    supervisor's limit (capped by the AC load) at `ramp_a_per_s` while both
-    sides' contactors are closed; the inlet shows the battery through the
-    car's contactors, else the DC link (box contactors closed) or decays."""
+class StandInPlant(AveragedPlant):
+    """The one averaged plant (inverter.plant.averaged) seen through the
+    stand-in supervisor: its grants are the coils and the source, the AC load
+    is `load_a` at the inlet voltage (default: more than any limit, so the
+    current follows the limit). Stepped in 1 ms steps inside each rig tick."""
 
-    def __init__(self, load_a=100.0, ramp_a_per_s=50.0, insulation_test_v=500.0):
+    def __init__(self, load_a=100.0, insulation_test_v=500.0):
+        AveragedPlant.__init__(self, 0.0)
+        self.u = PlantInputs()
         self.load_a = load_a
-        self.ramp = ramp_a_per_s
         self.insulation_test_v = insulation_test_v
-        self.inlet_v = 0.0
-        self.current = 0.0
         self.v_offset = 0.0      # measurement errors (fault injection)
         self.i_offset = 0.0
+        self._t = 0
+
+    @property
+    def inlet_v(self):
+        return self.v_inlet
+
+    @property
+    def current(self):
+        return self.i
 
     def step(self, dt_ms, car, sup):
-        closed = car.contactors_closed
-        if closed and sup.box:
-            target = min(float(sup.limit_a), self.load_a)
-            step = self.ramp * dt_ms / 1000.0
-            if self.current < target:
-                self.current = min(target, self.current + step)
-            else:
-                self.current = max(target, self.current - step)
-        else:
-            self.current = 0.0
-        if closed:
-            self.inlet_v = car.terminal_v(self.current)
-        elif sup.ins:
-            self.inlet_v = self.insulation_test_v
-        else:
-            f = BLEED_FACTOR_PER_100MS if (sup.bleed or not sup.box) else 0.995
-            self.inlet_v *= f ** (dt_ms / 100.0)
-            if self.inlet_v < 0.5:
-                self.inlet_v = 0.0
+        u = self.u
+        u.k_pos = u.k_neg = u.ps_enable = u.ac_relay = sup.box
+        u.src_on = bool(sup.ins or sup.precharge_v > 0)
+        u.src_v = self.insulation_test_v if sup.ins else float(sup.precharge_v)
+        u.discharge = sup.bleed or not sup.box
+        u.i_limit_a = float(sup.limit_a)
+        u.lock = sup.lock
+        bat = car.battery
+        for _ in range(dt_ms):
+            self.load_w = self.load_a * max(self.v_inlet, 1.0)
+            self.step_power(self._t, u, car.contactors_closed, bat.ocv(), bat.r)
+            self._t += 1
 
 
 class ChademoRig:
@@ -158,7 +159,7 @@ class ChademoRig:
         self.link = ChademoLink(self.core, self.port)
         self.car = car if car is not None else ChademoCar()
         self.sup = BenchSupervisor(self.core, **(sup_kw or {}))
-        self.plant = Plant(**(plant_kw or {}))
+        self.plant = StandInPlant(**(plant_kw or {}))
         self.sup.plant = self.plant
         self.plugged = False
         self.actions = []        # (ms, kind, value) as emitted by the core
