@@ -96,6 +96,8 @@ EXPECTED = {
     "imd_off": _spec(IGN, a=((T.PRECHARGE,) + CLOSED, STOP)),
     # the car reports SoC 255 (no floor could be judged): like the SoC floor
     "soc_bad": _spec(IGN, a=((T.HANDSHAKE,), REF), b=(PRE + CLOSED, STOP)),
+    # the inverter reports NaN power (backfeed could not be judged): always read
+    "ac_sensor": _spec(REF, a=(PRE + CLOSED, STOP)),
 }
 
 # Stated bound, fault onset -> safe state, in simulated ms (docs/safety.md).
@@ -120,6 +122,7 @@ BOUND_MS = {
     "t_stale": L.SLOW_FRAME_MAX_AGE_MS + TICK + RAMP + 2 * TICK,
     "imd_off": 2 * TICK + RAMP + 2 * TICK,
     "soc_bad": TICK + RAMP + 2 * TICK,
+    "ac_sensor": TICK + RAMP + 2 * TICK,
 }
 
 FAULT_BIT = {
@@ -130,6 +133,7 @@ FAULT_BIT = {
     "welded": fl.F_WELDED,
     "v_sensor": fl.F_V_SENSOR, "i_sensor": fl.F_I_SENSOR, "i_reverse": fl.F_SHORT,
     "t_sensor": fl.F_T_SENSOR, "t_stale": fl.F_T_SENSOR, "imd_off": fl.F_IMD, "soc_bad": fl.F_VEH_DATA,
+    "ac_sensor": fl.F_AC_SENSOR,
 }
 
 _ENERGISING = ("K_DC_POS", "K_DC_NEG", "K_PRECHARGE", "PS_ENABLE", "AC_OUT_RELAY")

@@ -25,7 +25,7 @@ PS_MSG_PERIOD_MS = 10
 FAULTS = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "loop_stall",
           "backfeed", "rcd", "over_current", "short", "soc_floor", "min_voltage", "welded",
           # inputs that cannot be trusted (issue 8): one row per input class
-          "v_sensor", "i_sensor", "i_reverse", "t_sensor", "t_stale", "imd_off", "soc_bad")
+          "v_sensor", "i_sensor", "i_reverse", "t_sensor", "t_stale", "imd_off", "soc_bad", "ac_sensor")
 SLOW_MSG_PERIOD_MS = 100        # PsIsolation / PsTemperatures / PsFaults (power_stage.dbc)
 
 
@@ -69,6 +69,7 @@ class SafetyRig(AveragedPlant):
         self.t_stale = False        # the stage stops sending its temperatures
         self.imd_off = False        # the IMD reports "not measuring"
         self.soc_bad = False        # the car reports SoC 255
+        self.ac_nan = False         # the inverter reports NaN AC power
         # observations
         self.opens = []          # (t, |i| at the opening command, emergency count after)
         self.closes = []         # (t, |v_inlet - v_link| at the closing command)
@@ -149,6 +150,8 @@ class SafetyRig(AveragedPlant):
                 self.fault_onset = -1        # onset when the DC path closes (the IMD matters then)
         elif fault == "soc_bad":
             self.soc_bad = True
+        elif fault == "ac_sensor":
+            self.ac_nan = True
         else:
             raise ValueError(fault)
 
@@ -295,7 +298,7 @@ class SafetyRig(AveragedPlant):
                 if not self.t_stale:
                     m.t_stage_seen_ms = now
             m.i_dc = float("nan") if self.i_nan else self.i
-            m.p_ac = self.p_ac
+            m.p_ac = float("nan") if self.ac_nan else self.p_ac
             m.t_stage = self.temp
             m.ps_ready = self.ps_on_t >= 0 and now - self.ps_on_t >= PS_SOFT_START_MS
             m.ps_fault = False

@@ -77,7 +77,7 @@ class Checker:
             self.fail("current granted at %.1f degC" % p.temp)
         # 4b. inputs that cannot be trusted: never a current grant on them
         # (a stalled main loop cannot revoke a grant: the stall monitor's bound, check 6, applies)
-        untrusted = p.v_sensor_bad or p.i_nan or p.t_open or p.soc_bad or (p.imd_off and k)
+        untrusted = p.v_sensor_bad or p.i_nan or p.t_open or p.soc_bad or p.ac_nan or (p.imd_off and k)
         if self._since("untrusted", untrusted and not p.stalled, now) > 2 * TICK and cmd.i_limit_a > 0:
             self.fail("current granted on an untrusted input")
         if self._since("t_stale", p.t_stale and not p.stalled, now) > L.SLOW_FRAME_MAX_AGE_MS + 2 * TICK \

@@ -15,7 +15,7 @@ from tests.safety.checks import Checker
 
 CLEARABLE = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "backfeed", "rcd",
              "over_current", "short", "soc_floor", "min_voltage",
-             "v_sensor", "i_sensor", "i_reverse", "t_sensor", "t_stale", "imd_off", "soc_bad")
+             "v_sensor", "i_sensor", "i_reverse", "t_sensor", "t_stale", "imd_off", "soc_bad", "ac_sensor")
 
 
 class RogueSession(Session):
@@ -158,6 +158,8 @@ class Discharge(RuleBasedStateMachine):
             p.imd_off = False
         elif fault == "soc_bad":
             p.soc_bad = False
+        elif fault == "ac_sensor":
+            p.ac_nan = False
 
     @precondition(lambda self: self.p.welded)
     @rule()
