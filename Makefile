@@ -17,6 +17,7 @@ $(BUILD)/.sys.stamp:
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm  >/dev/null || missing="$$missing npm"; \
 	command -v java >/dev/null || missing="$$missing openjdk-17-jre-headless"; \
+	command -v ip   >/dev/null || missing="$$missing iproute2"; \
 	[ -f /usr/share/java/javax.mail.jar ] || missing="$$missing libmail-java"; \
 	$(PY) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
@@ -42,7 +43,23 @@ $(BUILD)/typings/.stamp: constraints.txt $(VENV)/.stamp
 	$(VPY) -m pip install -q -c constraints.txt --no-user --target $(BUILD)/typings micropython-stm32-stubs
 	@touch $@
 
-setup: $(VENV)/.stamp node_modules/.stamp $(BUILD)/typings/.stamp $(BUILD)/josev-venv/.stamp gen
+setup: $(VENV)/.stamp node_modules/.stamp $(BUILD)/typings/.stamp $(BUILD)/josev-venv/.stamp $(BUILD)/.sys-ccs.stamp gen
+
+# ---- CCS link layer (issue 10): the reference PEV `pev` (plc-utils-extra) for the SLAC
+# interop test, iproute2 (ip netns, veth, tc netem) for the namespace rigs, ethtool to turn
+# off veth checksum offload (a raw-socket peer must see finished checksums, as on a wire).
+$(BUILD)/.sys-ccs.stamp:
+	@mkdir -p $(BUILD)
+	@missing=""; \
+	command -v pev >/dev/null || missing="$$missing plc-utils-extra"; \
+	{ command -v ip >/dev/null && command -v tc >/dev/null; } || missing="$$missing iproute2"; \
+	command -v ethtool >/dev/null || missing="$$missing ethtool"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+	@touch $@
 
 # ---- EXI (issue #4): Josev (PyPI iso15118) in its own venv, for the V2G XSDs and the
 # EXIficient peer codec (EXICodec.jar) the differential tests compare against.
@@ -50,7 +67,7 @@ JOSEV_VENV := $(BUILD)/josev-venv
 $(JOSEV_VENV)/.stamp: tools/exigen/josev-constraints.txt $(BUILD)/.sys.stamp
 	rm -rf $(JOSEV_VENV)
 	$(PY) -m venv $(JOSEV_VENV)
-	$(JOSEV_VENV)/bin/python -m pip install -q -c tools/exigen/josev-constraints.txt iso15118
+	$(JOSEV_VENV)/bin/python -m pip install -q -c tools/exigen/josev-constraints.txt iso15118 aiofile
 	@touch $@
 
 # ---------------------------------------------------------------- generated code

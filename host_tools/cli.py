@@ -4,13 +4,16 @@ import argparse
 import sys
 
 from host_tools import canlog, monitor, simcmd
+from host_tools.diag import cli as diag_cli
 from host_tools.exi import cli as exi_cli
+from host_tools.secc import cli as secc_cli
+from host_tools.v2g import cli as v2g_cli
 
-_MODULES = [monitor, simcmd, canlog, exi_cli]
+_MODULES = [monitor, simcmd, canlog, exi_cli, v2g_cli, secc_cli, diag_cli]
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="v2xbox", description="v2xbox technician tool: monitor, simulate, log, EXI")
+    p = argparse.ArgumentParser(prog="v2xbox", description="v2xbox technician tool: monitor, simulate, log, EXI, diagnostics and flashing")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for mod in _MODULES:

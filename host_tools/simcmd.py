@@ -15,6 +15,14 @@ def add_parser(sub):
     p.add_argument("--scenario", choices=["discharge"],
                    help="run inside the discharge bench (simulated CHAdeMO car + power stage) and play "
                         "a session: plug, start, supply a 3 kW load, user stop, unplug")
+    p.add_argument("--fd", action="store_true", help="diagnostics answer in CAN FD frames (64-byte ISO-TP frames)")
+    p.add_argument("--flash-file", help="keep the simulated image flash in this file (survives a killed sim)")
+    p.add_argument("--keys", help="key directory the simulated box is provisioned with (default: dev keys)")
+    p.add_argument("--supply-ms", type=int, default=8000,
+                   help="with --scenario discharge: how long the session supplies the load (default 8000)")
+    p.add_argument("--fault", action="append", default=[], metavar="NAME@MS",
+                   help="with --scenario: inject a bench fault (estop, silence_car, stall_firmware) at MS of "
+                        "firmware time, or at +MS after the session first reaches Supplying")
     p.add_argument("--start-bus", action="store_true",
                    help="also start the bench bus server (on the --channel port)")
     p.set_defaults(func=run_sim)
@@ -48,7 +56,25 @@ def run_sim(args):
         if server:
             server.terminate()
         return 3
-    box = SimBox(bus, speed=args.speed, scenario=getattr(args, "scenario", None))
+    faults = []
+    for f in getattr(args, "fault", None) or []:
+        name, _, t = f.partition("@")
+        rel = t.startswith("+")
+        t = t[1:] if rel else t
+        if name not in ("estop", "silence_car", "stall_firmware") or not t.isdigit():
+            print("sim: --fault must be estop|silence_car|stall_firmware@[+]MS, got %r" % f, file=sys.stderr)
+            bus.shutdown()
+            if server:
+                server.terminate()
+            return 2
+        faults.append((name, int(t), rel))
+    image_flash = None
+    if getattr(args, "flash_file", None):
+        from hil.simbox import IMAGE_FLASH_SIZE, IMAGE_SECTOR, FileFlash
+        image_flash = FileFlash(args.flash_file, IMAGE_FLASH_SIZE, IMAGE_SECTOR)
+    box = SimBox(bus, speed=args.speed, scenario=getattr(args, "scenario", None), image_flash=image_flash,
+                 keys_dir=getattr(args, "keys", None), faults=faults,
+                 supply_ms=getattr(args, "supply_ms", 8000), fd=getattr(args, "fd", False))
     box.boot()
     print("sim: box running on %s %s (speed %g)" % (args.interface, args.channel, args.speed), file=sys.stderr)
     try:

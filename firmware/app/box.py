@@ -16,7 +16,6 @@ from micropython import const
 from firmware.app.heartbeat import Heartbeat
 from firmware.can.gen import box
 from firmware.can.node import CanNode
-from firmware.core.ring import Ring
 from firmware.core.scheduler import Scheduler
 from firmware.safety import limits as L
 
@@ -24,25 +23,29 @@ _WDT_FEED_MS = const(100)    # well inside the 500 ms hardware window (pins.WDT_
 _CAN_POLL_MS = const(5)      # service CAN: RX drain + cyclic TX (shortest cycle is 100 ms)
 _PS_POLL_MS = const(5)       # internal CAN: status frames every 10 ms
 _LOAD_WINDOW_MS = const(1000)
+_DIAG_POLL_MS = const(1)     # UDS: jobs, timers, and the service port drained during downloads
 
 
 class BoxApp:
-    def __init__(self, hal, wdt_timeout_ms=500, discharge=False, reset_cause=0):
+    def __init__(self, hal, wdt_timeout_ms=500, discharge=False, diag=None, reset_cause=0):
         self.hal = hal
         self.sched = Scheduler(hal.clock)
-        self.events = Ring(32)
-        self.service = CanNode(hal.can["service"], events=self.events)
+        # the service CAN carries no supervised frames: no node events to act on
+        self.service = CanNode(hal.can["service"])
         # status published on the service CAN (the session core updates these)
         self.session_state = box.SessionState_Idle
         self.fault_active = False
         self.load_pct = 0
         self.heartbeat = Heartbeat(self)
-        self.booted_ms = None
         self._wdt_timeout_ms = wdt_timeout_ms
         self._busy_us = 0
         self.discharge = discharge
         self.reset_cause = reset_cause   # firmware.app.safety_app.RESET_* (a watchdog reset latches a stall)
         self.power = None
+        self.diag_cfg = diag          # firmware.diag.box.DiagConfig: UDS on the service CAN
+        self.diag = None
+        self.reset_requested = 0      # set by UDS ECUReset; the main loop resets after the response
+        self.service_rx_on = True
 
     def boot(self):
         hal = self.hal
@@ -58,9 +61,27 @@ class BoxApp:
         else:
             hal.wdt.start(self._wdt_timeout_ms)
             self.sched.every(_WDT_FEED_MS, self._feed_wdt, "wdt")
+        if self.diag_cfg is not None:
+            from firmware.diag.box import REQ_ID, Diag
+            cfg = self.diag_cfg
+            if cfg.version is None:
+                from firmware.app import version as V
+                cfg.version = (V.MAJOR << 24) | (V.MINOR << 16)
+            if self.power is None and cfg.config is None:
+                # the skeleton has no SafetyApp: UDS still reads/writes the same partitions
+                from firmware.safety.config import Config
+                from firmware.safety.dtc import DtcStore
+                cf = hal.storage["config"]
+                df = hal.storage["dtc"]
+                cfg.config = Config(cf, 0, cf.size // cf.sector_size)
+                cfg.config.load()
+                cfg.dtc = DtcStore(df, 0, df.size // df.sector_size)
+                cfg.dtc.mount()
+            self.diag = d = Diag(self, self.diag_cfg, hal.clock.now_ms())
+            self.service.on_raw(REQ_ID, d.on_frame)
+            self.sched.every(_DIAG_POLL_MS, d.poll, "diag")
         self.sched.every(_CAN_POLL_MS, self.service.poll, "service-can")
         self.sched.every(_LOAD_WINDOW_MS, self._roll_load, "load")
-        self.booted_ms = hal.clock.now_ms()
 
     def _control(self, now):
         p = self.power

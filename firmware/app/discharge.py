@@ -22,7 +22,6 @@ from firmware.can.gen import box
 from firmware.charging import port as P
 from firmware.charging import table as T
 from firmware.charging.port import ChargingPort
-from firmware.core.ring import Ring
 from firmware.protocols.chademo.charger import ChademoCharger
 from firmware.protocols.chademo.link import ChademoLink
 from firmware.safety import supervisor as sv
@@ -38,10 +37,10 @@ class Discharge:
     def __init__(self, hal, service_node, reset_cause=0):
         self.port = port = ChargingPort()
         self.safety = s = SafetyApp(hal, reset_cause, port=port)   # starts the watchdog
-        self.core = ChademoCharger(Ring(16), box_limit_a=CHADEMO_BOX_LIMIT_A)
+        self.core = ChademoCharger(None, box_limit_a=CHADEMO_BOX_LIMIT_A)   # requests read from core.req
         self.link = ChademoLink(self.core, hal.can["vehicle"], port)
         self.adapter = self.link.adapter
-        self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session)
+        self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session, s.config)
         self.status = Status(s, self.core, self.ps)
         self.status.register(service_node)
         service_node.on_rx(box.ID_ToolCommand, box, self._tool, supervise=False)
@@ -52,7 +51,6 @@ class Discharge:
         self._prox = hal.gpio["CHADEMO_PROX"]
         self._tool_counter = -1
         self.sup_status = 0
-        self.last_acts = 0
 
     def control(self, now):
         s = self.safety
@@ -69,7 +67,6 @@ class Discharge:
         a.handle_port(now)
         self.status.account(now, acts)
         self.sup_status = st
-        self.last_acts = acts
 
     def _tool(self, fid, v, now):
         """ToolCommand on the service CAN: Start / Stop / ClearFaults, once per

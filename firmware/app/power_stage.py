@@ -18,23 +18,32 @@ from firmware.can.gen import power_stage as ps
 from firmware.can.node import NODE_RX_TIMEOUT, CanNode
 from firmware.core.ring import Ring
 from firmware.safety import supervisor as sv
+from inverter.controller import supervisory as isv
 
-AC_V_RMS = const(230)           # (team) output voltage setpoint, V
-AC_HZ = const(50)
-AC_SOFT_START_MS = const(200)   # inverter soft start (team)
+AC_SOFT_START_MS = const(200)   # inverter soft start until the first fill (then the supervisory loop's)
 SOURCE_LIMIT_MA = const(2000)   # precharge / cable-check source, 2 A class (limits.I_BREAK_MAX_A)
 _READY_AC_PCT = const(90)       # inverter counts as soft-started above 90 % of the setpoint
 
 
 class PowerStageLink:
-    def __init__(self, port, sup, m, session):
+    def __init__(self, port, sup, m, session, config=None):
         self.sup = sup
+        # inverter supervisory loop (issue 12): profile (from the configuration),
+        # RMS trim, AC budget, energy
+        self.config = config
+        prof = config.profile if config is not None else isv.PROFILE_230_50
+        self.inv = isv.Supervisory(prof, isv.PROFILE_MAX_W[prof], sup.soc_floor_pct)
+        # V2H: the transfer-interlock input (the board pin is the safety HAL's
+        # to add; until then the caller sets this) and why the inverter refuses
+        self.v2h_interlock = False
+        self.refusal = ""
         self.m = m
         self.session = session
         self.events = Ring(16)
         self.node = n = CanNode(port, events=self.events)
         self.dcdc_state = ps.DcDcState_Off
         self.ac_v = 0.0
+        self.ac_hz = 0.0
         self.i_ac = 0.0
         self.lost = 0               # RX timeouts of the DC/DC status seen
         self._alive = 0
@@ -43,22 +52,23 @@ class PowerStageLink:
         n.on_rx(ps.ID_PsIsolation, ps, self._iso)
         n.on_rx(ps.ID_PsTemperatures, ps, self._temps)
         n.on_rx(ps.ID_PsFaults, ps, self._faults)
-        self.cmd_v = n.add_tx(ps.ID_PsCommand, ps, {
+        n.add_tx(ps.ID_PsCommand, ps, {
             "Mode": 0, "EnableDcDc": 0, "EnableInverter": 0, "EnableSource": 0, "FaultReset": 0,
             "ContactorDcPosCmd": 0, "ContactorDcNegCmd": 0, "ContactorPrechargeCmd": 0,
             "RelayAcOutCmd": 0, "AliveCounter": 0}, fill=self._fill_cmd)
-        self.dcdc_v = n.add_tx(ps.ID_PsDcDcSetpoint, ps, {
+        n.add_tx(ps.ID_PsDcDcSetpoint, ps, {
             "DcLinkVoltageSetpoint": 0, "InletCurrentLimit": 0, "InletVoltageMin": 0,
             "PowerLimit": 0}, fill=self._fill_dcdc, after=ps.ID_PsCommand)
-        self.inv_v = n.add_tx(ps.ID_PsInverterSetpoint, ps, {
-            "AcVoltageSetpoint": 0, "AcFrequencySetpoint": AC_HZ, "AcCurrentLimit": 0,
+        n.add_tx(ps.ID_PsInverterSetpoint, ps, {
+            "AcVoltageSetpoint": 0, "AcFrequencySetpoint": self.ac_setpoint()[1], "AcCurrentLimit": 0,
             "SoftStartRamp": AC_SOFT_START_MS}, fill=self._fill_inv, after=ps.ID_PsDcDcSetpoint)
-        self.src_v = n.add_tx(ps.ID_PsSourceSetpoint, ps, {
+        n.add_tx(ps.ID_PsSourceSetpoint, ps, {
             "SourceMode": 0, "SourceVoltageSetpoint": 0, "SourceCurrentLimit": 0},
             fill=self._fill_src)
 
     # ------------------------------------------------------------ RX
     def _dcdc(self, fid, v, now):
+        self.inv.rx(fid, v, now)
         m = self.m
         m.ps_seen_ms = now
         m.i_dc = v["InletCurrent"]
@@ -67,15 +77,17 @@ class PowerStageLink:
 
     def _inv(self, fid, v, now):
         self.m.inv_seen_ms = now
+        self.inv.rx(fid, v, now)
         self.m.p_ac = v["AcActivePower"]
         self.ac_v = v["AcVoltageRms"]
+        self.ac_hz = v["AcFrequency"]
         self.i_ac = v["AcCurrentRms"]
         self._update_ready()
 
     def _update_ready(self):
         st = self.dcdc_state
         self.m.ps_ready = ((st == ps.DcDcState_Running or st == ps.DcDcState_Derating)
-                           and self.ac_v * 100 >= AC_V_RMS * _READY_AC_PCT)
+                           and self.ac_v * 100 >= isv.PROFILE_V[self.inv.profile] * _READY_AC_PCT)
 
     def _iso(self, fid, v, now):
         # every PsIsolation refreshes the age, also "not measuring" (iso_ohm -1):
@@ -91,6 +103,7 @@ class PowerStageLink:
 
     def _temps(self, fid, v, now):
         self.m.t_stage_seen_ms = now
+        self.inv.rx(fid, v, now)
         t = v["TempDcDcPrimary"]
         for k in ("TempDcDcSecondary", "TempTransformer", "TempInverterBridge", "TempAcFilter"):
             if v[k] > t:
@@ -135,12 +148,41 @@ class PowerStageLink:
         v["InletVoltageMin"] = m.veh_min_v if m.veh_min_v > 0 else 0
         v["PowerLimit"] = c.p_limit_w
 
+    def ac_setpoint(self):
+        """(V rms, Hz) of the output profile the supervisory loop runs (line to neutral)."""
+        p = self.inv.profile
+        return isv.PROFILE_V[p], isv.PROFILE_HZ[p]
+
     def _fill_inv(self, now, v):
+        """Every 10 ms: one step of the inverter supervisory loop (100 Hz)."""
         c = self.sup.cmd
+        m = self.m
         on = c.ps_enable
-        v["AcVoltageSetpoint"] = AC_V_RMS if on else 0
+        if on and self.sup.mode == sv.MODE_V2H and not c.ac_relay:
+            # never start into a live generator inlet, only with the transfer
+            # interlock made; the supervisor's backfeed rule stays in force too
+            ok, why = isv.v2h_permit(m.v_ac, self.v2h_interlock)
+            self.refusal = why          # the last reason, kept for the status
+            if not ok:
+                on = False
+        s = self.inv
+        cf = self.config
+        if cf is not None and cf.profile != s.profile and not on:
+            s.configure(cf.profile, isv.PROFILE_MAX_W[cf.profile], self.sup.soc_floor_pct)
+        s.max_power_w = self.sup.max_power_w if self.sup.max_power_w < isv.PROFILE_MAX_W[s.profile] \
+            else isv.PROFILE_MAX_W[s.profile]
+        s.soc_floor = self.sup.soc_floor_pct
+        s.car_limits(m.veh_max_i if m.veh_max_i > 0 else 0.0, m.veh_max_p if m.veh_max_p > 0 else 0.0,
+                     m.veh_min_v if m.veh_min_v > 0 else 0.0, m.veh_soc)
+        s.tick(now, on and c.ac_relay)
+        vn = isv.PROFILE_V[s.profile]
+        v["AcVoltageSetpoint"] = s.v_set if on and s.v_set > 0 else (vn if on else 0)
+        v["AcFrequencySetpoint"] = isv.PROFILE_HZ[s.profile]
+        v["SoftStartRamp"] = s.inv["SoftStartRamp"]
         p = c.p_limit_w if c.p_limit_w > 0 else self.sup.max_power_w
-        a = p / AC_V_RMS if on else 0
+        a = p / vn if on else 0
+        if on and s.budget_w > 0 and s.i_ac_limit < a:
+            a = s.i_ac_limit                    # SoC-floor taper and temperature derating
         v["AcCurrentLimit"] = a if a < 63 else 63
 
     def _fill_src(self, now, v):

@@ -111,27 +111,27 @@ class Status:
 
     def fill_dc(self, now, v):
         m = self.safety.m
-        v["DcInletVoltage"] = _lim(m.v_inlet, 0, 1000)
-        v["DcInletCurrent"] = _lim(m.i_dc, -300, 300)
-        v["DcLinkVoltage"] = _lim(m.v_link, 0, 900)
-        v["IsolationResistance"] = _lim(m.iso_ohm // 1000, 0, 65535) if m.iso_ohm >= 0 else 65535
+        v["DcInletVoltage"] = m.v_inlet
+        v["DcInletCurrent"] = m.i_dc
+        v["DcLinkVoltage"] = m.v_link
+        v["IsolationResistance"] = m.iso_ohm // 1000 if m.iso_ohm >= 0 else 65535
 
     def fill_ac(self, now, v):
         m = self.safety.m
         ps = self.ps
-        v["AcVoltage"] = _lim(m.v_ac, 0, 400)
-        v["AcCurrent"] = _lim(ps.i_ac, 0, 100)
-        v["AcFrequency"] = 50 if ps.ac_v > 0 else 0
-        v["AcPower"] = _lim(m.p_ac, -15000, 15000)
+        v["AcVoltage"] = m.v_ac
+        v["AcCurrent"] = ps.i_ac
+        v["AcFrequency"] = ps.ac_hz if ps.ac_v > 0 else 0
+        v["AcPower"] = m.p_ac
 
     def fill_vehicle(self, now, v):
         m = self.safety.m
         c = self.core
-        v["VehicleSoc"] = _lim(m.veh_soc, 0, 100)
-        v["VehicleSocFloor"] = _lim(self.safety.sup.soc_floor_pct, 0, 100)
-        v["VehicleMaxDischargeCurrent"] = _lim(c.ev_max_dis_a, 0, 600)
-        v["VehicleMinVoltage"] = _lim(c.ev_min_dis_v, 0, 1000)
-        v["VehicleMaxVoltage"] = _lim(c.ev_max_v, 0, 1000)
+        v["VehicleSoc"] = m.veh_soc
+        v["VehicleSocFloor"] = self.safety.sup.soc_floor_pct
+        v["VehicleMaxDischargeCurrent"] = c.ev_max_dis_a
+        v["VehicleMinVoltage"] = c.ev_min_dis_v
+        v["VehicleMaxVoltage"] = c.ev_max_v
 
     def fill_energy(self, now, v):
         v["EnergyDelivered"] = self.e_ac_wh / 1000
@@ -168,14 +168,24 @@ class Status:
             v = {}
             for sig in box.message(fid)[codec.MSG_SIGS]:
                 v[sig[codec.SIG_NAME]] = 0
-            fn(0, v)
-            node.add_tx(fid, box, v, fill=fn)
+            f = _in_range(box.message(fid), fn)
+            f(0, v)
+            node.add_tx(fid, box, v, fill=f)
 
 
-def _lim(x, lo, hi):
-    if x < lo:
-        return lo
-    if x > hi:
-        return hi
-    return x
+def _in_range(msg, fn):
+    """`fn` followed by a clamp of every signal to its range in dbc/box.dbc
+    (from the generated tables; NaN reads as the minimum)."""
+    lims = [(sig[codec.SIG_NAME], sig[codec.SIG_MIN], sig[codec.SIG_MAX]) for sig in msg[codec.MSG_SIGS]
+            if sig[codec.SIG_MIN] is not None and sig[codec.SIG_MAX] is not None]
+
+    def fill(now, v):
+        fn(now, v)
+        for name, lo, hi in lims:
+            x = v[name]
+            if x > hi:
+                v[name] = hi
+            elif not x >= lo:
+                v[name] = lo
+    return fill
 

@@ -19,7 +19,7 @@ Order per control tick (firmware/app runs it):
     2. port.fill(m)                          -> vehicle fields of Meas
     3. supervisor.step, session.step         (the session takes the port's
                                               edge events and levels)
-    4. port.update(now, status, sup, m, state, acts)  -> status fields
+    4. port.update(now, status, sup, m, state, acts, lock_fb) -> status fields
     5. adapter: take_start()/take_stop(), read the status, answer the car
 
 Requests (protocol -> box). Units: V, A, W; -1 = unknown/not given.

@@ -7,13 +7,14 @@ is tested through `sim`, which honours the same contract.
 import time
 
 import machine
+import micropython
 import pyb
-from micropython import const
 
 from firmware.core.clock import TicksUnwrapper
 from firmware.hal import flash_layout as FL
 from firmware.hal import interface as hi
 from firmware.hal import pins
+from firmware.hal.qca7000 import Qca7000
 
 # machine.CAN.state() -> HAL state (STATE_STOPPED counts as bus-off: no traffic possible)
 _CAN_STATE = {
@@ -113,74 +114,34 @@ class BoardCanPort(hi.CanPort):
         self._can.restart()
 
 
-# QCA7000-class Green PHY modem over SPI (framing per the QCA7000 SPI
-# interface: 16-bit command words, bit 15 = read, bit 14 = internal register).
-_QCA_READ = const(0x8000)
-_QCA_INTERNAL = const(0x4000)
-_QCA_REG_BFR_SIZE = const(0x0100)
-_QCA_REG_WRBUF_SPC_AVA = const(0x0200)
-_QCA_REG_RDBUF_BYTE_AVA = const(0x0300)
-_QCA_SOF = b"\xaa\xaa\xaa\xaa"
-_QCA_EOF = b"\x55\x55"
-_ETH_MAX = const(1522)
+class QcaSpiBus:
+    """machine.SPI + chip select for firmware.hal.qca7000 (mode 3, as the QCA7000 needs)."""
 
-
-class QcaSpiLink(hi.FrameLink):
     def __init__(self, spi_id, baudrate, cs_pin):
         self._spi = machine.SPI(spi_id, baudrate=baudrate, polarity=1, phase=1)
         self._cs = machine.Pin(cs_pin, machine.Pin.OUT, value=1)
-        self._cmd = bytearray(2)
-        self._reg = bytearray(2)
 
-    def _read_reg(self, reg):
-        c = _QCA_READ | _QCA_INTERNAL | reg
-        self._cmd[0] = c >> 8
-        self._cmd[1] = c & 0xFF
+    def xfer(self, tx, rx_len):
+        buf = bytearray(rx_len)
         self._cs.value(0)
-        self._spi.write(self._cmd)
-        self._spi.readinto(self._reg)
-        self._cs.value(1)
-        return (self._reg[0] << 8) | self._reg[1]
+        try:
+            self._spi.write(tx)
+            if rx_len:
+                self._spi.readinto(buf)
+        finally:
+            self._cs.value(1)
+        return bytes(buf)
 
-    def _write_reg(self, reg, value):
-        c = _QCA_INTERNAL | reg
-        self._cs.value(0)
-        self._spi.write(bytes((c >> 8, c & 0xFF, value >> 8, value & 0xFF)))
-        self._cs.value(1)
 
-    def send(self, frame):
-        n = len(frame)
-        if n > _ETH_MAX:
-            raise ValueError("frame too long")
-        total = n + 10  # SOF(4) + FL(2) + RSVD(2) + frame + EOF(2)
-        if self._read_reg(_QCA_REG_WRBUF_SPC_AVA) < total:
-            return False
-        self._write_reg(_QCA_REG_BFR_SIZE, total)
-        self._cs.value(0)
-        self._spi.write(b"\x00\x00")  # external write command
-        self._spi.write(_QCA_SOF + bytes((n & 0xFF, n >> 8, 0, 0)))
-        self._spi.write(frame)
-        self._spi.write(_QCA_EOF)
-        self._cs.value(1)
-        return True
-
-    def recv(self):
-        avail = self._read_reg(_QCA_REG_RDBUF_BYTE_AVA)
-        if avail < 14:
-            return None
-        self._write_reg(_QCA_REG_BFR_SIZE, avail)
-        buf = bytearray(avail)
-        self._cs.value(0)
-        self._spi.write(b"\x80\x00")  # external read command
-        self._spi.readinto(buf)
-        self._cs.value(1)
-        # 4-byte length word, then SOF, FL, RSVD, frame, EOF
-        if buf[4:8] != _QCA_SOF:
-            return None  # desynchronised; drop (the modem resends SLAC/IP frames)
-        n = buf[8] | (buf[9] << 8)
-        if 12 + n + 2 > avail or buf[12 + n:14 + n] != _QCA_EOF:
-            return None
-        return bytes(buf[12:12 + n])
+def make_qca_link(spi_id, baudrate, cs_pin, irq_pin):
+    """The QCA7000 driver on the board: serviced from the modem's interrupt
+    line (falling edge) through micropython.schedule, never in the ISR."""
+    link = Qca7000(QcaSpiBus(spi_id, baudrate, cs_pin))
+    link.start()
+    irq = machine.Pin(irq_pin, machine.Pin.IN)
+    irq.irq(handler=lambda _p: micropython.schedule(lambda _a: link.service(), 0),
+            trigger=machine.Pin.IRQ_FALLING)
+    return link
 
 
 class BoardFlash(hi.Flash):
@@ -245,6 +206,6 @@ def make_board_hal(chip=FL.DEFAULT_CHIP):
     pwm = {role: BoardPwm(pin, ch) for role, (pin, ch) in pins.PWM.items()}
     can = {role: BoardCanPort(idx, rate) for role, (idx, rate) in pins.CAN.items()}
     spi_id, baud = pins.SPI_PLC
-    plc = QcaSpiLink(spi_id, baud, "B12")
+    plc = make_qca_link(spi_id, baud, "B12", pins.GPIO_IN["PLC_IRQ"][0])
     storage = {role: BoardFlash(chip, role) for role in FL.PARTITIONS[chip]}
     return hi.Hal(clock, gpio, adc, pwm, can, plc, storage["dtc"], BoardWatchdog(), storage)

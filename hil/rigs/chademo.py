@@ -21,7 +21,7 @@ from inverter.plant.averaged import AveragedPlant, PlantInputs
 
 
 
-class BenchSupervisor:
+class StandInSupervisor:
     """Stand-in for the box's safety supervisor: applies requests after
     `delay_ms` and confirms them, refusing only the obviously out-of-order
     ones (d2 without d1 + lock or with voltage on the inlet, box contactors
@@ -158,7 +158,7 @@ class ChademoRig:
         self.core = ChademoCharger(self.outbox, **kw)
         self.link = ChademoLink(self.core, self.port)
         self.car = car if car is not None else ChademoCar()
-        self.sup = BenchSupervisor(self.core, **(sup_kw or {}))
+        self.sup = StandInSupervisor(self.core, **(sup_kw or {}))
         self.plant = StandInPlant(**(plant_kw or {}))
         self.sup.plant = self.plant
         self.plugged = False

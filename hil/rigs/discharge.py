@@ -72,6 +72,10 @@ class PowerStageSim(AveragedPlant):
         u.src_on = self._out("K_PRECHARGE") and self._get(ps.ID_PsCommand, "EnableSource") == 1
         u.src_v = self._get(ps.ID_PsSourceSetpoint, "SourceVoltageSetpoint", 0.0)
         u.discharge = self._out("DC_DISCHARGE")
+        u.ac_v_set = self._get(ps.ID_PsInverterSetpoint, "AcVoltageSetpoint", AC_V_RMS)
+        u.ac_hz_set = self._get(ps.ID_PsInverterSetpoint, "AcFrequencySetpoint", 50.0)
+        u.ac_i_limit = self._get(ps.ID_PsInverterSetpoint, "AcCurrentLimit", 0.0)
+        u.soft_start_ms = self._get(ps.ID_PsInverterSetpoint, "SoftStartRamp", None)
         self.step_power(now, u, car_closed, car_ocv_v, car_r_ohm)
         self._write_inputs()
         if not self.silent:
@@ -109,10 +113,9 @@ class PowerStageSim(AveragedPlant):
                 "AliveCounter": self._alive})
             self._alive = (self._alive + 1) & 15
             ac_on = ready and self._get(ps.ID_PsCommand, "EnableInverter") == 1
+            v, i, f, p = self.inverter_status(ac_on)
             self._tx(ps.ID_PsInverterStatus, {
-                "AcVoltageRms": AC_V_RMS if ac_on else 0.0,
-                "AcCurrentRms": min(abs(self.p_ac) / AC_V_RMS, 100), "AcFrequency": 50.0 if ac_on else 0.0,
-                "AcActivePower": self.p_ac})
+                "AcVoltageRms": v, "AcCurrentRms": i, "AcFrequency": f, "AcActivePower": p})
         if now % 100 == 5:
             k = self.iso_ohm // 1000
             self._tx(ps.ID_PsIsolation, {
@@ -128,13 +131,24 @@ class PowerStageSim(AveragedPlant):
                 "FaultCount": 1 if self.ps_fault else 0, "SafeState": 0})
 
 
+def _on_stage(hal, load_w, stage):
+    """PowerStageSim on the switching-level / averaged power path of issue 12
+    (inverter.plant.stage.SwitchingPlant, same PowerPlant contract)."""
+    from inverter.plant.stage import SwitchingPlant
+    cls = type("PowerStageSimOnStage", (PowerStageSim, SwitchingPlant), {})
+    p = cls(hal, load_w)
+    p.stage = stage
+    return p
+
+
 class DischargeRig:
-    def __init__(self, car=None, load_w=3000.0, clock=None, hal=None, collect_service=True):
+    def __init__(self, car=None, load_w=3000.0, clock=None, hal=None, collect_service=True, stage=None):
         self.clock = clock or SimClock()
         self.hal = hal or make_sim_hal(self.clock)
         self.app = BoxApp(self.hal, discharge=True)
         self.car = car if car is not None else ChademoCar()
-        self.plant = PowerStageSim(self.hal, load_w)
+        # stage: an inverter.plant.stage.PowerStageModel to run on instead of the averaged plant
+        self.plant = PowerStageSim(self.hal, load_w) if stage is None else _on_stage(self.hal, load_w, stage)
         self.vport = self.hal.can["vehicle"]
         self.plugged = False
         self.load_profile = None    # fn(t_ms) -> W, overrides load_w when set

@@ -14,7 +14,7 @@ import sys
 
 from host_tools.exi import jsonform
 
-SCHEMA_CHOICES = ("app", "din", "iso2", "iso20", "iso20dc")
+SCHEMA_CHOICES = ("app", "din", "iso2", "iso20", "iso20dc", "iso20ac")
 
 
 def add_parser(subparsers):
@@ -24,7 +24,7 @@ def add_parser(subparsers):
         q = sub.add_parser(name, help="%s %s (or - for one per line on stdin)" % (name, what))
         q.add_argument("--schema", required=True, choices=SCHEMA_CHOICES,
                        help="app=SupportedAppProtocol, din, iso2, iso20=-20 CommonMessages and DC "
-                            "(decoding tries CommonMessages first), iso20dc=-20 DC only")
+                            "(decoding tries CommonMessages first), iso20dc=-20 DC only, iso20ac=-20 AC")
         q.add_argument("data", metavar=what, help="%s, or - to read one per line from stdin" % what)
         q.set_defaults(func=run)
     return p

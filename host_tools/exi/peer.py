@@ -19,6 +19,7 @@ NAMESPACES = {
     "iso2": "urn:iso:15118:2:2013:MsgDef",
     "iso20": "urn:iso:std:iso:15118:-20:CommonMessages",
     "iso20dc": "urn:iso:std:iso:15118:-20:DC",
+    "iso20ac": "urn:iso:std:iso:15118:-20:AC",
 }
 
 

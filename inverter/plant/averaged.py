@@ -23,10 +23,10 @@ Interface (the PowerPlant contract):
   inputs  PlantInputs: k_pos, k_neg (contactor coils), src_on, src_v (the
           precharge / cable-check source and its setpoint), discharge (DC-link
           discharge resistor), ps_enable (enable line AND command), i_limit_a
-          (the inlet current limit the stage follows), ac_relay, lock
-          (lock motor).
+          (the inlet current limit the stage follows), ac_relay, ac_v_set,
+          ac_hz_set (the inverter's setpoints), lock (lock motor).
   state   v_inlet, v_link (V), i (A, out of the car), kp, kn (aux contacts),
-          lock (lock feedback), ps_ready, v_ac (V rms), p_ac (W into the load),
+          lock (lock feedback), ps_ready, v_ac (V rms), f_ac (Hz), p_ac (W into the load),
           iso_ohm, temp (degC).
   energy  e_batt_wh (chemical, OCV * i), e_inlet_wh (v_inlet * i),
           e_dc_wh (after the DC/DC), e_ac_wh (into the load), and
@@ -83,7 +83,13 @@ class PlantInputs:
         self.ps_enable = False
         self.i_limit_a = 0.0
         self.ac_relay = False
+        self.ac_v_set = AC_V_RMS     # inverter setpoint, V rms
+        self.ac_hz_set = 50.0        # inverter setpoint, Hz
         self.lock = False
+        # further inverter setpoints (PsInverterSetpoint), for plants that follow them
+        # (inverter/plant/stage.py SwitchingPlant); 0 / None = the profile's own
+        self.ac_i_limit = 0.0
+        self.soft_start_ms = None
 
 
 class Battery:
@@ -117,6 +123,8 @@ class AveragedPlant:
         self.v_link = 0.0
         self.i = 0.0
         self.v_ac = 0.0
+        self.f_ac = 0.0
+        self.ac_v_set = AC_V_RMS
         self.p_ac = 0.0
         self.temp = 25.0
         self.kp = self.kn = False
@@ -143,6 +151,11 @@ class AveragedPlant:
 
     def losses_wh(self):
         return self.e_batt_wh - self.e_ac_wh
+
+    def inverter_status(self, ac_on):
+        """(AcVoltageRms, AcCurrentRms, AcFrequency, AcActivePower) as the power stage reports them."""
+        v = self.ac_v_set if self.ac_v_set > 0 else AC_V_RMS
+        return (v if ac_on else 0.0, min(abs(self.p_ac) / v, 100), self.f_ac if ac_on else 0.0, self.p_ac)
 
     def _contactors(self, now, u):
         for n, want in ((0, bool(u.k_pos)), (1, bool(u.k_neg))):
@@ -226,11 +239,13 @@ class AveragedPlant:
         if relay and self.backfeed_v > 0:
             self.v_ac, self.p_ac = self.backfeed_v, -1500.0
         elif relay and ready:
-            self.v_ac = AC_V_RMS
+            self.v_ac = u.ac_v_set
             p = p_dc * ETA_INV
             self.p_ac = self.load_w if p > self.load_w else p
         else:
             self.v_ac, self.p_ac = self.backfeed_v, 0.0
+        self.f_ac = u.ac_hz_set if ready else 0.0
+        self.ac_v_set = u.ac_v_set   # the setpoint the status reports
         # IMD, temperature
         self.iso_ohm = ISO_BAD_OHM if self.iso_bad else ISO_GOOD_OHM
         if self.heating:

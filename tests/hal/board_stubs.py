@@ -66,7 +66,14 @@ def install(chip=FL.DEFAULT_CHIP, reset_cause=1, ticks=None):
     machine = types.ModuleType("machine")
 
     def Pin(pid, mode=0, value=None):
-        return _Pin(regs, pid, mode, value)
+        # one physical pin: a second Pin() on the same id reconfigures it (as on the MCU)
+        p = regs.get(pid)
+        if p is None:
+            return _Pin(regs, pid, mode, value)
+        p.mode = mode
+        if value is not None:
+            p.value(value)
+        return p
     Pin.IN, Pin.OUT, Pin.IRQ_FALLING, Pin.IRQ_RISING = 0, 1, 1, 2
     machine.Pin = Pin
 

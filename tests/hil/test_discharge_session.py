@@ -186,3 +186,22 @@ def test_main_loop_stall_is_cut_by_the_timer_monitor():
     assert t_k[1] == 0 and t_k[0] - t_ps[0] >= L.PS_CUT_SETTLE_MS
     assert b.app.power.safety.sup.faults & (1 << fl.F_LOOP_STALL)
     assert b.plant.i == 0.0
+
+
+def test_the_output_profile_reaches_the_power_stage_and_the_status_frames():
+    """issue 9: 120 V / 60 Hz configured -> the inverter setpoint, the plant's
+    output and BoxAcMeasurements follow it (230 V / 50 Hz was hard-coded)."""
+    from firmware.can.gen import power_stage as ps
+    from firmware.safety import config as cf
+    b = DischargeRig(car=ChademoCar(soc=70), load_w=1500.0)
+    b.boot()
+    s = b.app.power.safety
+    assert s.set_config("max_power_w", 3000)[0]
+    assert s.set_config("profile", cf.PROFILE_120_60)[0]
+    _to_supplying(b, 1500.0)
+    b.run(500)
+    inv = b.plant.cmd[ps.ID_PsInverterSetpoint]
+    assert inv["AcVoltageSetpoint"] == 120 and inv["AcFrequencySetpoint"] == 60
+    assert b.plant.v_ac == 120 and b.plant.f_ac == 60
+    ac = [v for fid, v in _service(b, b.now - 300) if fid == box.ID_BoxAcMeasurements]
+    assert abs(ac[-1]["AcVoltage"] - 120) < 1 and abs(ac[-1]["AcFrequency"] - 60) < 0.1

@@ -23,6 +23,8 @@ SETS = {
     "iso2": ("urn:iso:15118:2:2013:MsgDef", ["iso15118_2/V2G_CI_MsgDef.xsd"]),
     "iso20": ("urn:iso:std:iso:15118:-20:CommonMessages", ["iso15118_20/V2G_CI_CommonMessages.xsd"]),
     "iso20dc": ("urn:iso:std:iso:15118:-20:DC", ["iso15118_20/V2G_CI_DC.xsd"]),
+    # a second car on the box's AC outlet may speak ISO 15118-20 AC (issue 11)
+    "iso20ac": ("urn:iso:std:iso:15118:-20:AC", ["iso15118_20/V2G_CI_AC.xsd"]),
 }
 
 

@@ -22,7 +22,7 @@ ALLOWED_MODULES = {
     "stm", "struct", "sys", "time", "uctypes", "deflate", "asyncio", "framebuf",
 }
 DEVICE_PACKAGES = ("firmware", "inverter")
-HOST_ONLY_DIRS = {"plant", "__pycache__"}  # inverter/plant is the CPython power-stage model
+HOST_ONLY_DIRS = {"plant", "design", "__pycache__"}  # inverter/plant, inverter/design: CPython (model, gain design)
 
 
 def device_sources(root=ROOT):

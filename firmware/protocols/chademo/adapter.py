@@ -194,7 +194,8 @@ class ChademoAdapter:
         port.precharge(req[ch.RQ_PRECHARGE])
         port.contactors(req[ch.RQ_BOX_CONTACTORS])
         if req[ch.RQ_INSULATION_TEST]:
-            port.cable_check(core.ev_max_v + _CABLE_CHECK_MARGIN_V if core.ev_max_v > 0 else 1)
+            # the car's maximum is known here (0x100 checked in CheckCompatibility)
+            port.cable_check(core.ev_max_v + _CABLE_CHECK_MARGIN_V)
         else:
             port.cable_check(0)
         lines = 0

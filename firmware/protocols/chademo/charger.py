@@ -9,7 +9,8 @@ The box plays the charger on a CHAdeMO inlet and draws power from the car.
 This core never touches a pin, a contactor or a clock: the application
 feeds it inputs and a timestamp, and it answers with
 
-  * requests (RQ_* kind, value) put into `outbox` (a firmware.core.ring.Ring):
+  * requests (RQ_* kind, value) in `req` and, when given, put into `outbox`
+    (a firmware.core.ring.Ring, for a supervisor that wants them as events):
     requests to the box's safety supervisor, which alone switches d1/d2,
     the lock and the contactors, and confirms or refuses each request
     through `grant(kind, value)` / `deny(kind, value)`;
@@ -232,7 +233,6 @@ class ChademoCharger:
         self.ev_min_dis_v = 0
         self.ev_min_level = 0
         self.ev_max_remaining = 0
-        self.ev_dynamic = 0
 
     # ============================================================ frames (frames.py)
     def on_frame(self, fid, v, now_ms):
@@ -393,7 +393,8 @@ class ChademoCharger:
             self.req[kind] = value
             self.ok[kind] = _PENDING
             self._req_t[kind] = now
-            self.outbox.put(kind, value)
+            if self.outbox is not None:
+                self.outbox.put(kind, value)
 
     def _confirmed(self, kind):
         return self.ok[kind] == self.req[kind]

@@ -60,7 +60,7 @@ def on_frame(core, fid, v, now_ms):
         core._seen |= SEEN_201
     elif fid == S.ID_110:
         core._seen |= SEEN_110
-        core.ev_dynamic = v["DynamicControl"]
+        # DynamicControl: the box does not lower its current dynamically (no use yet)
 
 
 def fill_capabilities(core, now_ms, v):

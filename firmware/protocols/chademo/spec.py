@@ -20,7 +20,8 @@ T_EV_CONTACTORS_MS = const(4000)    # s6 #7: car closes its contactors within 4 
 T_CURRENT_REQUEST_MS = const(4000)  # s6 #9: request > 0 within 4 s of contactors closed
 T_NO_REQUEST_MS = const(1000)       # s6 #11: no request for 1 s -> stop
 T_STOP_CURRENT_MS = const(2500)     # s6 #12: the car waits 2.5 s for current <= 5 A
-T_WELDING_MS = const(10000)         # s6 #13: car sets b3 within 4 s, limit 10 s
+T_WELDING_MS = const(10000)         # s6 #13: the CAR's welding detection (b3 within 4 s, limit 10 s); the box's
+                                    # own contactor weld check is the supervisor's one timer, limits.WELD_CHECK_MS
 T_D1_AFTER_D2_MS = const(500)       # s6 #14: open d2, wait 500 ms, open d1
 T_KEEPALIVE_MS = const(60000)       # s7: report 1 A every 60 s (Leaf ends after ~6 min at 0 A; ccs32clara)
 # v2xbox choices (no number in the reference):

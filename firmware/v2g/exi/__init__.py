@@ -5,12 +5,12 @@
     msg = din.decode(exi_bytes)        # {"V2G_Message": {...}}
     exi_bytes = din.encode(msg)
 
-Schema set names: app, din, iso2, iso20 (CommonMessages), iso20dc (DC / DC_BPT).
+Schema set names: app, din, iso2, iso20 (CommonMessages), iso20dc (DC / DC_BPT), iso20ac (AC / AC_BPT).
 Grammar tables are imported on first use, so only the needed ones take RAM.
 """
 from firmware.v2g.exi.codec import Codec, EXIError  # noqa: F401
 
-SCHEMAS = ("app", "din", "iso2", "iso20", "iso20dc")
+SCHEMAS = ("app", "din", "iso2", "iso20", "iso20dc", "iso20ac")
 _codecs = {}
 
 

@@ -25,6 +25,16 @@ first-level productions uses n.bit_length() bits for its event code.
 
 All decoding problems raise EXIError (a ValueError); encoding problems with
 the message raise EXIError too.
+
+Leniency (issue 11: a SECC that rejects a car's message loses the car): the
+decoder accepts what the peer codec EXIficient accepts and real cars send, and
+lists each deviation in `codec.warnings` (reset by every decode) instead of
+failing:
+  * up to 16 bytes after the end of the document (every Tesla sends one DIN
+    request with one extra byte); more is an error;
+  * an n-bit integer above its schema facet (one car sends an integer outside its
+    facet; EXIficient returns the value as decoded, so do we).
+`Codec.strict = True` turns both back into errors. Encoding is always strict.
 """
 from micropython import const
 import binascii
@@ -53,6 +63,7 @@ _F_ABSTRACT = const(4)   # abstract element, or element of an abstract type: nee
 _MAX_DEPTH = const(24)
 _MAX_UINT_OCTETS = const(12)   # 84 bits: unsignedLong / long magnitudes with room to spare
 _MAX_EVENTS = const(20000)
+_MAX_TRAILING = const(16)       # lenient about a few stray bytes after the document, not about a stream
 
 
 class EXIError(ValueError):
@@ -174,6 +185,8 @@ class Codec:
         self.roots = roots
         self.w = BitWriter()
         self.text_binary = False
+        self.strict = False
+        self.warnings = []
         # bits of an n-bit integer, enumeration or boolean value, per datatype (0 for other kinds)
         dtw = []
         for kind, lo, hi, _ex in self.dtypes:
@@ -184,6 +197,7 @@ class Codec:
     def decode(self, data, text_binary=False):
         """EXI bytes -> {root_name: content}. Raises EXIError on any bad input."""
         self.text_binary = text_binary
+        self.warnings = []
         try:
             if not isinstance(data, (bytes, bytearray, memoryview)):
                 raise EXIError("EXI input must be bytes")
@@ -205,7 +219,10 @@ class Codec:
                 val = self._dec_complex(r, ref, 0)
             # the remaining bits are padding of the last byte
             if r.left() >= 8:
-                raise EXIError("trailing data after end of document")
+                n = r.left() // 8
+                if n > _MAX_TRAILING:
+                    raise EXIError("trailing data after end of document (%d bytes)" % n)
+                self._lenient("trailing data after end of document (%d bytes)" % n)
             return {name: val}
         except EXIError:
             raise
@@ -213,6 +230,12 @@ class Codec:
             raise EXIError("EXI stream needs too much memory")
         except Exception as e:  # any internal slip on bad input is still a decode error
             raise EXIError("malformed EXI stream (%s)" % type(e).__name__)
+
+    def _lenient(self, what):
+        """A deviation EXIficient accepts: an error when strict, else a warning."""
+        if self.strict:
+            raise EXIError(what)
+        self.warnings.append(what)
 
     def _dec_simple_slow(self, r, dt, v, w):
         """Fast path did not apply (escape or trailing event not EE): redo it bit by bit."""
@@ -270,7 +293,7 @@ class Codec:
                         if kind == _DT_NBIT:
                             val = self.dtypes[ref][1] + v
                             if val > self.dtypes[ref][2]:
-                                raise EXIError("integer out of range")
+                                self._lenient("integer out of range (%d above %d)" % (val, self.dtypes[ref][2]))
                         elif kind == _DT_ENUM:
                             vals = self.enums[self.dtypes[ref][3]]
                             if v >= len(vals):
@@ -350,7 +373,7 @@ class Codec:
         if kind == _DT_NBIT:
             v = lo + r.bits(_bitlen(hi - lo))
             if v > hi:
-                raise EXIError("integer out of range")
+                self._lenient("integer out of range (%d above %d)" % (v, hi))
             return v
         if kind == _DT_ENUM:
             v = r.bits(_bitlen(hi))

@@ -1,0 +1,153 @@
+"""`v2xbox secc`: the box firmware's SECC on CPython, on a network interface.
+
+    v2xbox secc --iface veth-box [--protocols din,iso2,iso20dc] [--transport kernel] [--sessions N]
+                [--profile auto|NAME] [--loops N] [--timeout S]
+
+Runs the firmware SECC core (firmware/protocols/ccs/secc.py) with the kernel-socket
+transport and a simulated power stage / precharge source (firmware/protocols/ccs/port.py
+SimPort), and prints one JSON line per finished session: protocol, car profile, the
+ordered requests answered (runs of [name, count]), loop counts, phase timings, energy,
+how it ended, and the SECC's request-in to response-out times for CurrentDemand.
+Exit 0 after N sessions, 1 on --timeout first, 2 on bad arguments.
+"""
+import json
+import signal
+import sys
+import time
+
+import firmware  # noqa: F401
+from firmware.protocols.ccs import port as P
+from firmware.protocols.ccs import profiles, sap
+from firmware.protocols.ccs.secc import IMPLEMENTED, Secc
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser("secc", help="run the box's SECC (DIN 70121 / ISO 15118-2 / -20 DC) on an interface, "
+                                           "simulated power stage; one JSON line per session")
+    p.add_argument("--iface", required=True, help="interface with an fe80:: address (e.g. a veth end)")
+    p.add_argument("--protocols", default="din",
+                   help="comma-separated preference order of %s (implemented: %s)" % (
+                       ",".join(sorted(sap.PROTOCOLS)), ",".join(IMPLEMENTED)))
+    p.add_argument("--ev-priority", action="store_true", help="pick the EV's preferred protocol, not ours")
+    p.add_argument("--transport", default="kernel", choices=("kernel", "raw"))
+    p.add_argument("--sessions", type=int, default=1, help="exit after this many sessions (0: run until killed)")
+    p.add_argument("--profile", default="auto", help="auto or one of: " + ", ".join(profiles.names()))
+    p.add_argument("--loops", type=int, default=0,
+                   help="answer EVSE_Shutdown after this many CurrentDemand loops (0: the car decides)")
+    p.add_argument("--soc-floor", type=int, default=None,
+                   help="stop the discharge at this EVRESSSOC, %% (default: the car profile's, 20)")
+    p.add_argument("--j2847", choices=("V2H", "V2G"), default=None,
+                   help="ISO 15118-2: offer the SAE J2847/2 value-added service (negative limits, minimum SoC)")
+    p.add_argument("--iso20-control", choices=("dynamic", "scheduled"), default="dynamic",
+                   help="ISO 15118-20: ControlMode of the offered DC / DC_BPT parameter sets")
+    p.add_argument("--tcp-port", type=int, default=0, help="TCP port (0: any free port)")
+    p.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (0: never)")
+    p.add_argument("--load-w", type=float, default=3600.0, help="simulated AC load, W")
+    p.set_defaults(func=run)
+    return p
+
+
+class TimedTransport:
+    """Wraps a transport: wall time from the poll that delivered a request's bytes to the
+    send of the response, per request name (the SECC's whole decode-handle-encode path)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.label = lambda: None
+        self.t_in = None
+        self.times = []           # (request name, ms)
+
+    def poll(self, now):
+        ev = self.inner.poll(now)
+        for e in ev:
+            if e[0] == "data":
+                self.t_in = time.perf_counter()
+        return ev
+
+    def send(self, cid, data):
+        if self.t_in is not None:
+            self.times.append((self.label(), (time.perf_counter() - self.t_in) * 1000.0))
+            self.t_in = None
+        self.inner.send(cid, data)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _pct(xs, q):
+    if not xs:
+        return None
+    s = sorted(xs)
+    return round(s[min(len(s) - 1, int(q * (len(s) - 1) + 0.5))], 3)
+
+
+def run(args):
+    protos = [x.strip() for x in args.protocols.split(",") if x.strip()]
+    bad = [x for x in protos if x not in sap.PROTOCOLS]
+    if bad or not protos:
+        print("v2xbox secc: unknown protocol(s) %s; choose from %s" % (bad or protos, sorted(sap.PROTOCOLS)),
+              file=sys.stderr)
+        return 2
+    if not any(x in IMPLEMENTED for x in protos):
+        print("v2xbox secc: none of %s is implemented yet (implemented: %s)" % (protos, list(IMPLEMENTED)),
+              file=sys.stderr)
+        return 2
+    if args.profile != "auto" and args.profile not in profiles.names():
+        print("v2xbox secc: unknown profile %r; choose from %s" % (args.profile, profiles.names()), file=sys.stderr)
+        return 2
+    if args.soc_floor is not None and not 0 <= args.soc_floor <= 100:
+        print("v2xbox secc: --soc-floor must be 0..100", file=sys.stderr)
+        return 2
+    if args.transport == "raw":
+        print("v2xbox secc: the raw transport (issue 10's own IPv6 stack) is not available in this build",
+              file=sys.stderr)
+        return 2
+    from host_tools.secc.kernel_transport import KernelTransport
+    import os
+    try:
+        t = KernelTransport(args.iface, args.tcp_port)
+    except OSError as e:
+        print("v2xbox secc: interface %s: %s" % (args.iface, e), file=sys.stderr)
+        return 2
+    port = P.SimPort(load_w=args.load_w)
+    cfg = {"protocols": protos, "ev_priority": args.ev_priority, "profile": args.profile,
+           "stop_after_loops": args.loops, "soc_floor": args.soc_floor, "j2847": args.j2847, "iso20_control": args.iso20_control, "session_id_fn": lambda: os.urandom(8)}
+    tt = TimedTransport(t)
+    secc = Secc(tt, port, cfg)
+    tt.label = secc.last_request
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    clock = time.monotonic
+    t0 = clock()
+    try:
+        secc.open(0.0)
+    except OSError as e:
+        print("v2xbox secc: cannot open the transport on %s: %s" % (args.iface, e), file=sys.stderr)
+        return 2
+    print(json.dumps({"listening": args.iface, "tcp_port": t.tcp_port}), file=sys.stderr, flush=True)
+    done = 0
+    rc = 0
+    try:
+        while not stopping:
+            now = (clock() - t0) * 1000.0
+            secc.step(now)
+            while len(secc.records) > done:
+                rec = dict(secc.records[done])
+                cd = [ms for name, ms in tt.times if name in ("CurrentDemandReq", "DC_ChargeLoopReq")]
+                rec["currentdemand_response_ms_p50"] = _pct(cd, 0.5)
+                rec["currentdemand_response_ms_p99"] = _pct(cd, 0.99)
+                rec["currentdemand_response_ms_max"] = round(max(cd), 3) if cd else None
+                tt.times = []
+                done += 1
+                print(json.dumps(rec, default=str), flush=True)
+            if args.sessions and done >= args.sessions:
+                break
+            if args.timeout and clock() - t0 > args.timeout:
+                print("v2xbox secc: timeout after %.0f s with %d session(s)" % (args.timeout, done), file=sys.stderr)
+                rc = 1
+                break
+            nt = secc.next_timer(now)
+            t.wait(0.05 if nt is None else min(0.05, nt / 1000.0))
+    finally:
+        t.shutdown()
+    return rc
