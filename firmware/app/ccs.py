@@ -31,10 +31,11 @@ RENEW_MIN_INTERVAL_MS). Every decision is logged (`log`); the AC output gap
 (the supervisor's AC relay off .. on again across a renewal) is measured in
 `gaps_ms`.
 
-The pilot output (hal.pwm["CP_PWM"]): 1 kHz at the granted duty while
-L_CP_PWM is granted; otherwise static +12 V (state X1, duty 1000 at 0 Hz);
-static -12 V (duty 0 at 0 Hz) while L_CP_F is granted. Once issue 8's Cmd
-carries cp_pwm_on / cp_duty_pm / cp_state_f the supervisor's fields drive it.
+The pilot output is the supervisor's (Cmd cp_pwm_on / cp_duty_pm / cp_state_f,
+driven by SafetyIo): the pilot core's request goes to the port as L_CP_PWM /
+L_CP_F lines, only while a box session runs; on a trip the supervisor drives
+state F, and while it does the pilot samples are not read (the car cannot be
+seen through -12 V; an F read would look like an unplug).
 """
 from micropython import const
 
@@ -50,7 +51,6 @@ from firmware.protocols.ccs.port import ChargingPortVerbs, ISO_FAULT, ISO_VALID
 from firmware.protocols.ccs.secc import Secc
 from firmware.safety import supervisor as sv
 
-CP_FREQ_HZ = const(1000)      # IEC 61851-1 Annex A: 1 kHz oscillator
 RENEW_MAX = const(10)                 # renewals per plug-in (team)
 RENEW_MIN_INTERVAL_MS = const(10000)  # rate: at most one renewal per 10 s (team)
 
@@ -145,17 +145,15 @@ class _CarView:
 
 
 class CcsDischarge:
-    def __init__(self, hal, service_node, transport, cfg=None):
+    def __init__(self, hal, service_node, transport, cfg=None, reset_cause=0):
         self.port = port = ChargingPort()
-        self.safety = s = SafetyApp(hal, port=port)     # starts the watchdog
+        self.safety = s = SafetyApp(hal, reset_cause, port=port)     # starts the watchdog
         self.verbs = CcsPortVerbs(port)
         self.secc = Secc(transport, self.verbs, cfg)
         self.pilot = ControlPilot()
         self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session, s.config)
         self.status = Status(s, _CarView(port), self.ps)
         self.status.register(service_node)
-        self._pwm = hal.pwm["CP_PWM"]
-        self._pwm.set(0, 1000)          # X1: static +12 V
         self._open = False
         self.active = False             # a box session owns the pilot (start .. protocol released)
         self.v2g_done = False           # the V2G session of this box session has ended
@@ -179,6 +177,8 @@ class CcsDischarge:
 
     # ------------------------------------------------------------ edges
     def pilot_sample(self, high_mv, low_mv, now):
+        if self.safety.sup.cmd.cp_state_f and not self.pilot.state_f:
+            return                      # the supervisor drives F (trip): nothing to read
         self.pilot.sample(high_mv, low_mv, now)
 
     # ------------------------------------------------------------ control task
@@ -273,13 +273,6 @@ class CcsDischarge:
                 self.active = False
         else:
             port.lines(0, 0)
-        g = port.granted
-        if g & P.L_CP_F:
-            self._pwm.set(0, 0)
-        elif g & P.L_CP_PWM:
-            self._pwm.set(CP_FREQ_HZ, port.cp_duty_pm)
-        else:
-            self._pwm.set(0, 1000)
 
     def _renew(self, now, state):
         if state == T.IDLE:             # unplugged: the next plug-in starts afresh
@@ -334,7 +327,6 @@ class CcsDischarge:
         self.safety.session.post(T.EV_STOP)
 
     def estop_irq(self, now):
-        """ESTOP falling edge: the supervisor trips; the pilot drops to X1 at once."""
+        """ESTOP falling edge: the supervisor trips and drives the pilot to F."""
         self.safety.estop_irq(now)
-        self.port.drop(P.L_CP_PWM)
-        self._pwm.set(0, 1000)
+        self.port.drop(P.L_CP_PWM)      # status only: the pin is the supervisor's

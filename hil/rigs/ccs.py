@@ -121,9 +121,10 @@ class CcsRig:
     def pilot_out(self):
         """(pwm_on, duty_pm, state_f) as the pilot output drives the line."""
         pwm = self.hal.pwm["CP_PWM"]
-        if pwm.freq_hz > 0:
-            return True, pwm.duty_permille, False
-        return False, 0, pwm.duty_permille == 0
+        d = pwm.duty_permille
+        if pwm.freq_hz > 0 and 0 < d < 1000:
+            return True, d, False
+        return False, 0, d == 0         # duty 0: static -12 V (F); 1000: static +12 V (X1)
 
     # ------------------------------------------------------------ the car
     def _new_ev(self):

@@ -14,6 +14,7 @@ from firmware.core.clock import SimClock
 from firmware.hal.sim import make_sim_hal
 from firmware.protocols.ccs import sdp
 from firmware.protocols.ccs.transport import MemoryTransport
+from firmware.safety.supervisor import Cmd
 
 B_HIGH_MV = 8900     # state B plateau (2.74 kOhm): about 9 V
 LOW_MV = -12000
@@ -35,12 +36,27 @@ class Box:
         end = self.clock.now_ms() + ms
         while self.clock.now_ms() < end:
             now = self.clock.now_ms()
+            self.hal.adc["T_INLET"].mv = 750      # 25 degC (0 mV would be an open sensor)
+            port = self.hal.can["internal"]
             if now % 10 == 0:      # a power stage that says "off, all fine"
-                self.hal.can["internal"].inject(ps.ID_PsDcDcStatus, ps.encode(ps.ID_PsDcDcStatus, {
+                port.inject(ps.ID_PsDcDcStatus, ps.encode(ps.ID_PsDcDcStatus, {
                     "InletVoltage": 0, "InletCurrent": 0, "DcLinkVoltage": 0,
                     "DcDcState": ps.DcDcState_Off, "DcDcDerating": 0, "AliveCounter": 0}))
+                port.inject(ps.ID_PsInverterStatus, ps.encode(ps.ID_PsInverterStatus, {
+                    "AcVoltageRms": 0, "AcCurrentRms": 0, "AcFrequency": 0, "AcActivePower": 0}))
+            if now % 100 == 0:     # every value has a maximum age
+                port.inject(ps.ID_PsIsolation, ps.encode(ps.ID_PsIsolation, {
+                    "IsolationResistancePos": 1500, "IsolationResistanceNeg": 900,
+                    "IsolationState": ps.IsolationState_Valid, "ImdSelfTestOk": 1, "ImdTestVoltage": 0}))
+                port.inject(ps.ID_PsTemperatures, ps.encode(ps.ID_PsTemperatures, {
+                    "TempDcDcPrimary": 30, "TempDcDcSecondary": 30, "TempTransformer": 30,
+                    "TempInverterBridge": 30, "TempAcFilter": 30, "TempPscMcu": 30, "FanDuty": 0}))
+                port.inject(ps.ID_PsFaults, ps.encode(ps.ID_PsFaults, {
+                    "FaultWordDcDc": 0, "FaultWordInverter": 0, "FaultWordSource": 0,
+                    "FaultCount": 0, "SafeState": 0}))
             pwm = self.hal.pwm["CP_PWM"]
-            self.p.pilot_sample(self.high, LOW_MV if pwm.freq_hz else None, now)
+            d = pwm.duty_permille
+            self.p.pilot_sample(-12000 if d == 0 else self.high, LOW_MV if 0 < d < 1000 else None, now)
             while self.app.next_wake_ms() <= now:
                 self.app.step()
             self.hal.can["internal"].drain()
@@ -52,11 +68,11 @@ def test_plug_start_pilot_and_sdp():
     b = Box()
     b.run(100)
     assert b.p.state == T.IDLE
-    assert b.hal.pwm["CP_PWM"].freq_hz == 0 and b.hal.pwm["CP_PWM"].duty_permille == 1000   # X1
+    assert b.hal.pwm["CP_PWM"].duty_permille == 1000   # X1: static +12 V
     b.high = B_HIGH_MV
     b.run(400)
     assert b.p.state == T.PLUGGED
-    assert b.hal.pwm["CP_PWM"].freq_hz == 0          # no pilot before the user starts
+    assert b.hal.pwm["CP_PWM"].duty_permille == 1000   # no 5 % before the user starts
     b.app.start()
     b.run(50)
     assert b.p.state == T.HANDSHAKE
@@ -68,13 +84,13 @@ def test_plug_start_pilot_and_sdp():
     addr, port = sdp.decode_response(replies[0][1])[:2]
     assert (addr, port) == b.t.local_endpoint()
     b.app.estop_irq(b.clock.now_ms())
-    assert b.hal.pwm["CP_PWM"].freq_hz == 0 and b.hal.pwm["CP_PWM"].duty_permille == 1000
+    assert b.hal.pwm["CP_PWM"].duty_permille == 0      # the supervisor drives state F
+    b.run(500)
+    assert b.p.state != T.IDLE                          # F is not read as an unplug
 
 
 class _Sup:
-    class cmd:
-        i_limit_a = 0.0
-        p_limit_w = 0.0
+    cmd = Cmd()
     faults = 0
 
 
