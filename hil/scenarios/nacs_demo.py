@@ -1,6 +1,6 @@
 """The NACS part of `make demo`: a Tesla-like car (offers urn:tesla:din:2018
 first, then DIN; closes only on the real inlet voltage) discharged over DIN
-SPEC 70121 by the real box firmware (SECC -> charging port -> session ->
+SPEC 70121 for 20 s, then stopped by the user and unplugged, by the real box firmware (SECC -> charging port -> session ->
 safety supervisor) on the CCS rig (hil/rigs/ccs.py), in simulated time.
 Prints the phase timeline (box session states, the car's V2G phases, AC
 power) and checks the session. Returns 0 on pass."""
@@ -10,13 +10,13 @@ from firmware.charging import table as T
 from hil.ccs.profile_runs import car_for
 from hil.rigs.ccs import CcsRig
 
-LOOP_S = 20            # the car ends the CurrentDemand loop after this long (Tesla: no public limit)
+SUPPLY_S = 20          # the user stops after this long in Supplying (Tesla: no public loop limit)
 LOAD_W = 3000.0
 
 
 def run():
     car = car_for("tesla-din")
-    car["loop_limit_ms"] = LOOP_S * 1000
+    car["loop_limit_ms"] = 0
     r = CcsRig(car, {"profile": "auto"}, load_w=LOAD_W, soc=70.0)
     peak = {}
     t0 = time.monotonic()
@@ -24,9 +24,14 @@ def run():
     r.run(300)
     r.start()
     end = (T.READY_TO_UNPLUG, T.FAULT, T.LOCKOUT)
-    for _ in range(LOOP_S * 1000 + 60000):
+    stop_at = None
+    for _ in range(SUPPLY_S * 1000 + 60000):
         if r.ev is not None and r.ev.done and r.state in end and not r.power.active:
             break
+        if stop_at is None and r.state == T.SUPPLYING:
+            stop_at = r.now + SUPPLY_S * 1000
+        if stop_at is not None and r.now == stop_at:
+            r.stop()                # the user stops: EVSE_Shutdown in the next CurrentDemandRes
         r.step()
         st = r.state
         if r.plant.p_ac > peak.get(st, 0.0):
