@@ -168,6 +168,8 @@ def run(args):
                 n_refused += 1
             while len(secc.records) > done:
                 rec = dict(secc.records[done])
+                if rec.get("tls") and t.tls_sessions:     # one V2G connection at a time: the latest handshake
+                    rec["tls_version"], rec["tls_cipher"] = t.tls_sessions[-1][1], t.tls_sessions[-1][2]
                 cd = [ms for name, ms in tt.times if name in ("CurrentDemandReq", "DC_ChargeLoopReq")]
                 rec["currentdemand_response_ms_p50"] = _pct(cd, 0.5)
                 rec["currentdemand_response_ms_p99"] = _pct(cd, 0.99)

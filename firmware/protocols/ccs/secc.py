@@ -259,7 +259,7 @@ class Secc:
             return
         core = c.core
         self._n += 1
-        rec = {"session": self._n, "protocol": c.proto, "offered": c.offered,
+        rec = {"session": self._n, "protocol": c.proto, "offered": c.offered, "tls": self._secure(c),
                "profile": core.profile["name"] if core is not None else None,
                "ended": core.end_reason if core is not None and core.end_reason else reason,
                "stop_requested": core.stop_requested if core is not None else "",
