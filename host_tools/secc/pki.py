@@ -8,10 +8,16 @@ The CPO chain of ISO 15118: V2G root CA -> CPO Sub-CA 1 -> CPO Sub-CA 2 -> SECC 
 (ISO 15118-2 Annex F / -20 Annex C certificate profiles: two sub-CA levels under the V2G
 root, the SECC certificate as leaf). Key types per part of the standard:
 
-  * ISO 15118-2 uses TLS 1.2 with ECDHE and ECDSA on secp256r1, signatures ECDSA-SHA256
-    (TLS_ECDH(E)_ECDSA_WITH_AES_128_CBC_SHA256 suites).
+  * ISO 15118-2 uses TLS 1.2 with ECDSA on secp256r1, 256-bit keys ([V2G2-006], [V2G2-007]),
+    signatures ECDSA-SHA256, suites TLS_ECDH(E)_ECDSA_WITH_AES_128_CBC_SHA256 ([V2G2-602]).
   * ISO 15118-20 requires TLS 1.3 (reference sheet §8: [V2G20-1237], [V2G20-2356],
-    [V2G20-2348]) with two certificate kinds: ECDSA on secp521r1 with SHA-512, or Ed448.
+    [V2G20-2348]); certificates ECDSA on secp521r1 as the primary kind ([V2G20-2674],
+    [V2G20-2675]), Ed448 as the alternative; TLS 1.3 suites TLS_AES_256_GCM_SHA384 and
+    TLS_CHACHA20_POLY1305_SHA256 ([V2G20-2458]).
+  The reference sheet names only the TLS versions; the requirement IDs for curves and suites
+  are as quoted in Tinkerforge/esp32-firmware software/src/modules/iso15118/{dev_certs.h,
+  isotls.cpp} and Josev iso15118 0.31.2 shared/security.py (not checked against the standard
+  text here).
 
 Files written (PEM) into `dir`, returned as a dict of the same keys:
   root          v2g_root.pem            trust anchor the EVCC holds
