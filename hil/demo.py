@@ -23,7 +23,9 @@ import time
 from host_tools import benchbus, dbcs
 
 RUN_S = 4.0
-SESSION_FW_S = 17.0     # firmware seconds of the scripted session (plug ... unplug)
+SESSION_SUPPLY_MS = 30000  # supplying phase: long enough that the conversion losses show at the 1 Wh
+                           # resolution of BoxEnergy (8 s at 3 kW would lose ~0.5 Wh, below it)
+SESSION_FW_S = 39.0     # firmware seconds of the scripted session (plug ... unplug)
 SESSION_SPEED = 10
 
 
@@ -113,7 +115,8 @@ def discharge_part():
         reader = threading.Thread(target=lambda: frames.extend(json.loads(line) for line in mon.stdout))
         reader.start()
         sim = subprocess.Popen(_cli("sim", "-c", channel, "--scenario", "discharge", "--speed",
-                                    str(SESSION_SPEED), "--duration", str(SESSION_FW_S)))
+                                    str(SESSION_SPEED), "--duration", str(SESSION_FW_S),
+                                    "--supply-ms", str(SESSION_SUPPLY_MS)))
         procs.append(sim)
         sim.wait(SESSION_FW_S + 60)   # however slow the machine, the session is played to its end
         time.sleep(0.5)               # the last frames still in flight reach the monitor
