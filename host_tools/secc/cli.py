@@ -53,7 +53,9 @@ def add_parser(subparsers):
     p.add_argument("--tls", action="store_true", help="also listen for TLS (SDP security 0x00); -20 only over TLS")
     p.add_argument("--cert-dir", default=None, help="with --tls: secc_chain.pem, secc.key.pem, v2g_root.pem")
     p.add_argument("--tls-verify-client", action="store_true",
-                   help="with --tls: require a client certificate chaining to v2g_root.pem (mutual auth)")
+                   help="with --tls: require a client certificate chaining to --tls-client-ca (mutual auth)")
+    p.add_argument("--tls-client-ca", default=None,
+                   help="with --tls-verify-client: CA file for the EV's chain (default: DIR/v2g_root.pem; -20: the OEM root)")
     p.add_argument("--tls-min", choices=("auto", "1.2", "1.3"), default="auto",
                    help="lowest TLS version (auto: 1.3 when iso20dc is offered, else 1.2)")
     p.set_defaults(func=run)
@@ -129,7 +131,7 @@ def run(args):
                   file=sys.stderr)
             return 2
         try:
-            ctx = server_context(args.cert_dir, tls_min, args.tls_verify_client)
+            ctx = server_context(args.cert_dir, tls_min, args.tls_verify_client, args.tls_client_ca)
         except (OSError, ssl.SSLError, ValueError) as e:
             print("v2xbox secc: cannot load TLS certificates from %s: %s" % (args.cert_dir, e), file=sys.stderr)
             return 2

@@ -322,9 +322,10 @@ def have_root():
     return os.geteuid() == 0
 
 
-def server_context(cert_dir, min_version="1.3", verify_client=False):
+def server_context(cert_dir, min_version="1.3", verify_client=False, client_ca=None):
     """Server-side SSLContext from a `--cert-dir` laid out like host_tools/secc/pki.py makes it:
-    secc_chain.pem (leaf + sub-CAs), secc.key.pem, and v2g_root.pem (client CA, mutual auth only).
+    secc_chain.pem (leaf + sub-CAs), secc.key.pem, and v2g_root.pem (client CA, mutual auth only,
+    unless `client_ca` names another file: in -20 the EVCC's chain ends at an OEM root).
     min_version "1.3" for ISO 15118-20 (TLS 1.3 only: [V2G20-2356], reference sheet §8), "1.2" for -2.
     Raises OSError/ssl.SSLError/ValueError on a bad directory, version or key."""
     import os.path
@@ -335,6 +336,6 @@ def server_context(cert_dir, min_version="1.3", verify_client=False):
     ctx.maximum_version = ssl.TLSVersion.TLSv1_3
     ctx.load_cert_chain(os.path.join(cert_dir, "secc_chain.pem"), os.path.join(cert_dir, "secc.key.pem"))
     if verify_client:
-        ctx.load_verify_locations(os.path.join(cert_dir, "v2g_root.pem"))
+        ctx.load_verify_locations(client_ca or os.path.join(cert_dir, "v2g_root.pem"))
         ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx

@@ -123,6 +123,29 @@ def test_tls12_for_iso20_is_refused_by_the_secc(tmp_path):
     assert isinstance(srv, ssl.SSLError) and srv.reason == "UNSUPPORTED_PROTOCOL", srv
 
 
+def test_mutual_auth_needs_an_ev_chain_to_the_client_ca(tmp_path):
+    """Optional mutual auth (-20: the EVCC presents its OEM chain): without a certificate, or with
+    one from an untrusted root, the SECC refuses; with the OEM chain it accepts."""
+    box = pki.make_pki(str(tmp_path / "box"), "iso20")
+    oem = pki.make_pki(str(tmp_path / "oem"), "iso20", leaf_cn="EVCC test", root_cn="OEM Root CA (test)")
+    rogue = pki.make_pki(str(tmp_path / "rogue"), "iso20", leaf_cn="EVCC rogue")
+    sctx = server_context(str(tmp_path / "box"), "1.3", verify_client=True, client_ca=oem["root"])
+
+    def client(chain=None):
+        c = _client_ctx(box["root"])
+        if chain is not None:
+            c.load_cert_chain(chain["chain"], chain["leaf_key"])
+        return c
+
+    cli, srv = _pair_handshake(sctx, client(oem))
+    assert cli[0] == "TLSv1.3" and srv[0] == "TLSv1.3", (cli, srv)
+    for who in (None, rogue):
+        cli, srv = _pair_handshake(sctx, client(who))
+        # in TLS 1.3 the client may finish its side before the server's verdict arrives
+        assert isinstance(srv, ssl.SSLError), srv
+        assert srv.reason in ("PEER_DID_NOT_RETURN_A_CERTIFICATE", "CERTIFICATE_VERIFY_FAILED"), srv
+
+
 def test_server_context_rejects_a_bad_cert_dir(tmp_path):
     with pytest.raises((OSError, ssl.SSLError)):
         server_context(str(tmp_path), "1.3")
