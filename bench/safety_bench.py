@@ -15,9 +15,17 @@ if ROOT not in sys.path:
 
 def collect():
     import firmware  # noqa: F401
-    from hil.safety_matrix import cached_matrix
+    from firmware.safety import faults as fl
+    from hil.safety_matrix import cached_matrix, stall_to_d2_off
     r = cached_matrix()
+    t_d2, t_car, _under, _i = stall_to_d2_off()
     return {
+        # main loop stalled mid-discharge (CHAdeMO bench): stall -> d2 released,
+        # and -> the simulated car's contactors open (worst of three tick phases)
+        "safety.stall_to_d2_off_ms": {"value": int(t_d2), "unit": "ms"},
+        "safety.stall_to_car_open_ms": {"value": int(t_car), "unit": "ms"},
+        # input classes guarded by a named plausibility/freshness fault
+        "safety.plausibility_faults": {"value": len(fl.PLAUSIBILITY), "unit": "count"},
         "safety.fault_matrix_passed": {"value": r["passed"], "unit": "count"},
         "safety.fault_matrix_total": {"value": r["total"], "unit": "count"},
         "safety.worst_reaction_ms": {"value": r["worst_reaction_ms"], "unit": "ms"},

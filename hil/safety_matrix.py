@@ -80,6 +80,24 @@ EXPECTED = {
     # a welded contactor shows when it is commanded open (mirror contact)
     "welded": _spec(LOCK, a=((T.CONTACTORS_CLOSED, T.POWER_STAGE_START, T.SUPPLYING), IGN),
                     b=((T.LOCKOUT,), IGN)),
+    # ---- inputs that cannot be trusted (issue 8): local sensors are read all
+    # the time, so a bad one blocks any start and stops whatever is energised
+    "v_sensor": _spec(REF, a=(PRE + CLOSED, CUT)),
+    # the stage reports its current all the time
+    "i_sensor": _spec(REF, a=(PRE + CLOSED, CUT)),
+    # current pushed INTO the car above the fuse rating: a short in the other
+    # direction, from a stage that runs (so also once a session in PreCharge closes)
+    "i_reverse": _spec(IGN, a=(PRE + CLOSED, TRIP)),
+    "t_sensor": _spec(REF, a=(PRE + CLOSED, STOP)),
+    # the stage's temperature frame stops arriving: its last value is not kept
+    "t_stale": _spec(REF, a=(PRE + CLOSED, STOP)),
+    # the IMD says "not measuring": judged whenever the DC path is closed
+    # (in the cable check it simply never passes: the session's own timeout)
+    "imd_off": _spec(IGN, a=((T.PRECHARGE,) + CLOSED, STOP)),
+    # the car reports SoC 255 (no floor could be judged): like the SoC floor
+    "soc_bad": _spec(IGN, a=((T.HANDSHAKE,), REF), b=(PRE + CLOSED, STOP)),
+    # the inverter reports NaN power (backfeed could not be judged): always read
+    "ac_sensor": _spec(REF, a=(PRE + CLOSED, STOP)),
 }
 
 # Stated bound, fault onset -> safe state, in simulated ms (docs/safety.md).
@@ -97,6 +115,14 @@ BOUND_MS = {
     "soc_floor": TICK + RAMP + 2 * TICK,
     "min_voltage": TICK + RAMP + 2 * TICK,
     "welded": 0,          # the power path cannot open; measured to everything else off
+    "v_sensor": TICK + L.PS_CUT_SETTLE_MS + 2 * TICK,
+    "i_sensor": TICK + L.PS_CUT_SETTLE_MS + 2 * TICK,
+    "i_reverse": TICK,
+    "t_sensor": TICK + RAMP + 2 * TICK,
+    "t_stale": L.SLOW_FRAME_MAX_AGE_MS + TICK + RAMP + 2 * TICK,
+    "imd_off": 2 * TICK + RAMP + 2 * TICK,
+    "soc_bad": TICK + RAMP + 2 * TICK,
+    "ac_sensor": TICK + RAMP + 2 * TICK,
 }
 
 FAULT_BIT = {
@@ -105,6 +131,9 @@ FAULT_BIT = {
     "backfeed": fl.F_BACKFEED, "rcd": fl.F_RCD, "over_current": fl.F_OVER_CURRENT,
     "short": fl.F_SHORT, "soc_floor": fl.F_SOC_FLOOR, "min_voltage": fl.F_MIN_VOLTAGE,
     "welded": fl.F_WELDED,
+    "v_sensor": fl.F_V_SENSOR, "i_sensor": fl.F_I_SENSOR, "i_reverse": fl.F_SHORT,
+    "t_sensor": fl.F_T_SENSOR, "t_stale": fl.F_T_SENSOR, "imd_off": fl.F_IMD, "soc_bad": fl.F_VEH_DATA,
+    "ac_sensor": fl.F_AC_SENSOR,
 }
 
 _ENERGISING = ("K_DC_POS", "K_DC_NEG", "K_PRECHARGE", "PS_ENABLE", "AC_OUT_RELAY")
@@ -285,3 +314,52 @@ def cached_matrix():
     if not _CACHE:
         _CACHE.append(run_matrix())
     return _CACHE[0]
+
+
+# ------------------------------------------------------------------ stalled main loop, CHAdeMO car
+# Stated bound, stall onset -> d2 released and the car's contactors open:
+# LOOP_STALL_MS without a step, up to one MONITOR_PERIOD_MS until the timer
+# sees it (the monitor then cuts the power stage), PS_CUT_SETTLE_MS for the
+# stage to stop switching, one more monitor period to open everything.
+STALL_D2_BOUND_MS = L.LOOP_STALL_MS + 2 * L.MONITOR_PERIOD_MS + L.PS_CUT_SETTLE_MS
+
+
+def stall_to_d2_off(phases=tuple(range(L.SUPERVISOR_PERIOD_MS))):
+    """Run the CHAdeMO discharge bench (real BoxApp + simulated car) to
+    Supplying, stall the main loop at every phase of the 10 ms tick, and
+    return the worst (stall -> d2 wire released, stall -> car contactors
+    open, car openings under load, current at the opening)."""
+    from hil.rigs.discharge import DischargeRig as Bench
+    from hil.vehicles.chademo_car import ChademoCar
+    base = Bench(car=ChademoCar(soc=70), load_w=3000.0)
+    base.run(100)
+    base.plug()
+    base.run(50)
+    base.start()
+    assert base.run_until(lambda b: b.state == T.SUPPLYING and b.plant.p_ac > 2500, 30000), base.state_names()
+    base.run(300)
+    worst = [0, 0, 0, 0.0]
+    for ph in phases:
+        b = copy.deepcopy(base)
+        b.run(ph)
+        assert b.out("CHADEMO_D2") == 1 and b.car.contactors_closed
+        t0 = b.now
+        under0 = b.car.opened_under_load
+        b.stall_firmware()
+        t_d2 = t_car = -1
+        i_open = 0.0
+        for _ in range(1000):
+            b.step()
+            now = b.now - 1
+            if t_d2 < 0 and b.hal.gpio["CHADEMO_D2"].pin == 0:
+                t_d2 = now - t0
+            if t_car < 0 and not b.car.contactors_closed:
+                t_car = now - t0
+                i_open = b.plant.i
+            if t_d2 >= 0 and t_car >= 0:
+                break
+        worst[0] = max(worst[0], t_d2 if t_d2 >= 0 else 10 ** 6)
+        worst[1] = max(worst[1], t_car if t_car >= 0 else 10 ** 6)
+        worst[2] = max(worst[2], b.car.opened_under_load - under0)
+        worst[3] = max(worst[3], i_open)
+    return tuple(worst)

@@ -144,8 +144,10 @@ class SimBox:
             self.app.reset_requested = 0     # the bench scenario keeps running (documented limit)
             return
         flash = self.hal.flash
+        storage = self.hal.storage          # the config/DTC partitions (views of `flash`)
         self.hal = make_sim_hal(self.clock)
         self.hal.flash = flash
+        self.hal.storage = storage
         self.port = self.hal.can[self._port_name]
         if self._diag:
             self.diag_cfg, self.slots = make_diag(self.image_flash, self._keys_dir, fd=self._fd)

@@ -27,7 +27,7 @@ _DIAG_POLL_MS = const(1)     # UDS: jobs, timers, and the service port drained d
 
 
 class BoxApp:
-    def __init__(self, hal, wdt_timeout_ms=500, discharge=False, diag=None):
+    def __init__(self, hal, wdt_timeout_ms=500, discharge=False, diag=None, reset_cause=0):
         self.hal = hal
         self.sched = Scheduler(hal.clock)
         # the service CAN carries no supervised frames: no node events to act on
@@ -40,6 +40,7 @@ class BoxApp:
         self._wdt_timeout_ms = wdt_timeout_ms
         self._busy_us = 0
         self.discharge = discharge
+        self.reset_cause = reset_cause   # firmware.app.safety_app.RESET_* (a watchdog reset latches a stall)
         self.power = None
         self.diag_cfg = diag          # firmware.diag.box.DiagConfig: UDS on the service CAN
         self.diag = None
@@ -54,7 +55,7 @@ class BoxApp:
                             fill=self.heartbeat.fill, scaling=False)
         if self.discharge:
             from firmware.app.discharge import Discharge   # the skeleton stays small without it
-            self.power = p = Discharge(hal, self.service)
+            self.power = p = Discharge(hal, self.service, self.reset_cause)
             self.sched.every(L.SUPERVISOR_PERIOD_MS, self._control, "control")
             self.sched.every(_PS_POLL_MS, p.ps.poll, "internal-can")
         else:
@@ -68,12 +69,13 @@ class BoxApp:
                 cfg.version = (V.MAJOR << 24) | (V.MINOR << 16)
             if self.power is None and cfg.config is None:
                 # the skeleton has no SafetyApp: UDS still reads/writes the same partitions
-                from firmware.app import safety_app as sa
                 from firmware.safety.config import Config
                 from firmware.safety.dtc import DtcStore
-                cfg.config = Config(hal.flash, sa.CONFIG_SECTOR, sa.CONFIG_SECTORS)
+                cf = hal.storage["config"]
+                df = hal.storage["dtc"]
+                cfg.config = Config(cf, 0, cf.size // cf.sector_size)
                 cfg.config.load()
-                cfg.dtc = DtcStore(hal.flash, sa.DTC_SECTOR, sa.DTC_SECTORS)
+                cfg.dtc = DtcStore(df, 0, df.size // df.sector_size)
                 cfg.dtc.mount()
             self.diag = d = Diag(self, self.diag_cfg, hal.clock.now_ms())
             self.service.on_raw(REQ_ID, d.on_frame)
@@ -104,6 +106,12 @@ class BoxApp:
         p = self.power
         if p is not None:
             p.estop_irq(now)
+
+    def monitor_irq(self, now):
+        """Stall-monitor timer interrupt (every limits.MONITOR_PERIOD_MS)."""
+        p = self.power
+        if p is not None:
+            p.safety.monitor(now)
 
     def step(self):
         """One pass of the main loop; returns the number of tasks run."""

@@ -22,7 +22,6 @@ from firmware.can.gen import box
 from firmware.charging import port as P
 from firmware.charging import table as T
 from firmware.charging.port import ChargingPort
-from firmware.hal import pins
 from firmware.protocols.chademo.charger import ChademoCharger
 from firmware.protocols.chademo.link import ChademoLink
 from firmware.safety import supervisor as sv
@@ -30,23 +29,14 @@ from firmware.safety import supervisor as sv
 CHADEMO_BOX_LIMIT_A = const(30)   # what the box takes from the inlet (limits.CABLE_RATING_A class)
 
 
-def _pin(hal, table, role):
-    return (hal.gpio[role], table[role][1])
-
-
-def _write(pair, on):
-    pair[0].value((1 if on else 0) if pair[1] else (0 if on else 1))
-
-
-def _read(pair):
-    lvl = pair[0].value()
-    return lvl == 1 if pair[1] else lvl == 0
+def _read(pin):
+    return pin.value() == 1      # logical level (HAL contract: polarity is the backend's)
 
 
 class Discharge:
-    def __init__(self, hal, service_node):
+    def __init__(self, hal, service_node, reset_cause=0):
         self.port = port = ChargingPort()
-        self.safety = s = SafetyApp(hal, port=port)     # starts the watchdog
+        self.safety = s = SafetyApp(hal, reset_cause, port=port)   # starts the watchdog
         self.core = ChademoCharger(None, box_limit_a=CHADEMO_BOX_LIMIT_A)   # requests read from core.req
         self.link = ChademoLink(self.core, hal.can["vehicle"], port)
         self.adapter = self.link.adapter
@@ -54,14 +44,11 @@ class Discharge:
         self.status = Status(s, self.core, self.ps)
         self.status.register(service_node)
         service_node.on_rx(box.ID_ToolCommand, box, self._tool, supervise=False)
-        self._d1 = _pin(hal, pins.GPIO_OUT, "CHADEMO_D1")
-        self._d2 = _pin(hal, pins.GPIO_OUT, "CHADEMO_D2")
-        self._lock = _pin(hal, pins.GPIO_OUT, "LOCK_MOTOR")
-        self._lock_fb = _pin(hal, pins.GPIO_IN, "LOCK_FB")
-        self._k = _pin(hal, pins.GPIO_IN, "CHADEMO_K")
-        self._prox = _pin(hal, pins.GPIO_IN, "CHADEMO_PROX")
-        for p in (self._d1, self._d2, self._lock):
-            _write(p, 0)
+        # d1/d2/lock are Cmd fields: the supervisor drives them (io.apply); the
+        # port passes the adapter's line requests to it (SafetyApp.tick)
+        self._lock_fb = hal.gpio["LOCK_FB"]
+        self._k = hal.gpio["CHADEMO_K"]
+        self._prox = hal.gpio["CHADEMO_PROX"]
         self._tool_counter = -1
         self.sup_status = 0
 
@@ -78,15 +65,8 @@ class Discharge:
         st = s.sup.status
         port.update(now, st, s.sup, s.m, s.session.state, acts, _read(self._lock_fb))
         a.handle_port(now)
-        self._lines()
         self.status.account(now, acts)
         self.sup_status = st
-
-    def _lines(self):
-        g = self.port.granted
-        _write(self._d1, g & P.L_D1)
-        _write(self._d2, g & P.L_D2)
-        _write(self._lock, self.port.lock_out())
 
     def _tool(self, fid, v, now):
         """ToolCommand on the service CAN: Start / Stop / ClearFaults, once per
@@ -118,8 +98,8 @@ class Discharge:
         self.safety.session.post(T.EV_STOP)
 
     def estop_irq(self, now):
-        """ESTOP falling edge (board: pin IRQ; bench: the fault hook): the
-        supervisor trips, and d2 drops in the same interrupt so the car opens too."""
+        """ESTOP asserted (board: pin IRQ; bench: the fault hook): the
+        supervisor trips and drops d1/d2 (Cmd) in the same interrupt, so the
+        car opens its contactors too."""
         self.safety.estop_irq(now)
-        self.port.drop(P.L_D2)
-        _write(self._d2, 0)
+        self.port.drop(P.L_D1 | P.L_D2 | P.L_CP_PWM)   # status only: the pins are the supervisor's

@@ -3,9 +3,11 @@
 TX (every 10 ms): PsCommand, PsDcDcSetpoint, PsInverterSetpoint and
 PsSourceSetpoint, filled from the supervisor's Cmd and the session intent.
 RX: PsDcDcStatus / PsInverterStatus / PsIsolation / PsTemperatures /
-PsFaults into the supervisor's Meas. `Meas.ps_seen_ms` is only refreshed by
-PsDcDcStatus, so a silent stage ages it and the supervisor latches
-F_PS_LINK after PS_LINK_TIMEOUT_MS; the CanNode RX timeout of the status
+PsFaults into the supervisor's Meas, each with its own arrival time
+(ps_seen_ms, inv_seen_ms, iso_seen_ms, t_stage_seen_ms, ps_faults_seen_ms):
+the supervisor judges every value's age, so a frame that stops arriving is
+never trusted with its last value. A silent stage latches F_PS_LINK after
+PS_LINK_TIMEOUT_MS; the CanNode RX timeout of the status
 frame also drops `ps_ready` at once. Without the link there is no fresh
 current reading (Meas.ps_seen_ms ages): the supervisor treats it as unknown
 and opens through its hardware-cut path.
@@ -74,6 +76,7 @@ class PowerStageLink:
         self._update_ready()
 
     def _inv(self, fid, v, now):
+        self.m.inv_seen_ms = now
         self.inv.rx(fid, v, now)
         self.m.p_ac = v["AcActivePower"]
         self.ac_v = v["AcVoltageRms"]
@@ -87,6 +90,9 @@ class PowerStageLink:
                            and self.ac_v * 100 >= isv.PROFILE_V[self.inv.profile] * _READY_AC_PCT)
 
     def _iso(self, fid, v, now):
+        # every PsIsolation refreshes the age, also "not measuring" (iso_ohm -1):
+        # the supervisor judges both (Meas.iso_seen_ms, F_IMD)
+        self.m.iso_seen_ms = now
         st = v["IsolationState"]
         if st == ps.IsolationState_Valid or st == ps.IsolationState_Warning or st == ps.IsolationState_Fault:
             a = v["IsolationResistancePos"]
@@ -96,6 +102,7 @@ class PowerStageLink:
             self.m.iso_ohm = -1
 
     def _temps(self, fid, v, now):
+        self.m.t_stage_seen_ms = now
         self.inv.rx(fid, v, now)
         t = v["TempDcDcPrimary"]
         for k in ("TempDcDcSecondary", "TempTransformer", "TempInverterBridge", "TempAcFilter"):
@@ -104,6 +111,7 @@ class PowerStageLink:
         self.m.t_stage = t
 
     def _faults(self, fid, v, now):
+        self.m.ps_faults_seen_ms = now
         self.m.ps_fault = bool(v["FaultWordDcDc"] or v["FaultWordInverter"] or v["FaultWordSource"])
 
     # ------------------------------------------------------------ TX

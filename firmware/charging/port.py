@@ -47,8 +47,10 @@ Requests (protocol -> box). Units: V, A, W; -1 = unknown/not given.
     lines(mask, duty_pm)
                       the signal lines the protocol needs: L_D1, L_D2, L_LOCK
                       (CHAdeMO), L_CP_PWM, L_CP_F (CCS control pilot; duty in
-                      permille, 50 = 5 %). Granted lines come back in
-                      `granted` (the supervisor drops them on a trip).
+                      permille, 50 = 5 %). The same bits are the supervisor's
+                      requests (supervisor.P_*): SafetyApp passes them on every
+                      tick, the supervisor decides Cmd.d1/d2/lock/cp_*, and the
+                      driven lines come back in `granted`.
     stop(kind, code)  the protocol ends the session: STOP_NORMAL (the car or
                       the protocol ended it in order), STOP_PROTOCOL (timeout,
                       sequence or communication error), STOP_VEHICLE_FAULT
@@ -251,27 +253,28 @@ class ChargingPort:
         self.i_present = m.i_dc
         self.i_available = sup.cmd.i_limit_a
         self.p_available = sup.cmd.p_limit_w
-        self._grant_lines(m, lock_fb)
+        self._grant_lines(sup.cmd, lock_fb)
 
-    def _grant_lines(self, m, lock_fb):
-        """Which requested lines are driven. d1 and the pilot as asked; the
-        lock is reported once its feedback agrees; d2 rises only with d1 and
-        (about) 0 V on the inlet (chademo-can.md s6 #7) and falls on a trip.
-        (The supervisor's Cmd carries these lines once issue 8 lands; its
-        decision then comes first.)"""
-        want = self.want_lines
-        g = want & (L_D1 | L_CP_PWM | L_CP_F)
-        if lock_fb:
-            g |= L_LOCK if want & L_LOCK else self.granted & L_LOCK
-        if want & L_D2 and not self.tripped:
-            if self.granted & L_D2 or (g & L_D1 and 0 <= m.v_inlet < D2_MAX_INLET_V):
-                g |= L_D2
-        if self.tripped:
-            g &= ~(L_D2 | L_CP_PWM)
+    def _grant_lines(self, cmd, lock_fb):
+        """Which requested lines are driven: the supervisor's decision (its
+        Cmd carries d1/d2/lock and the pilot; it drops them on a trip, on
+        E-stop and from the stall monitor). The lock is reported once its
+        feedback agrees, and stays reported while the supervisor holds it."""
+        g = 0
+        if cmd.d1:
+            g |= L_D1
+        if cmd.d2:
+            g |= L_D2
+        if cmd.cp_pwm_on:
+            g |= L_CP_PWM
+        if cmd.cp_state_f and self.want_lines & L_CP_F:
+            g |= L_CP_F
+        if cmd.lock and lock_fb:
+            g |= L_LOCK
         self.granted = g
 
     def lock_out(self):
-        """The lock motor's drive: held while requested, released at once."""
+        """The lock as asked (the supervisor drives the motor, Cmd.lock)."""
         return 1 if self.want_lines & L_LOCK else 0
 
     def drop(self, mask):

@@ -14,6 +14,10 @@ class SimClock:
     def now_ms(self):
         return self._ms
 
+    def irq_now_ms(self):
+        """Same as now_ms (simulated time never moves inside an interrupt)."""
+        return self._ms
+
     def advance(self, ms):
         if ms < 0:
             raise ValueError("time cannot go backwards")
@@ -31,16 +35,34 @@ class TicksUnwrapper:
     `diff(a, b)` is time.ticks_diff on the device; polling must happen at
     least once per half wrap period (~6 days at 30-bit ticks), which the
     scheduler's idle loop guarantees.
+
+    Interrupt safety: the (ms, last ticks) pair lives in two slots; the main
+    context writes the idle slot and publishes it with one store of the
+    slot index, so an interrupt arriving at any point of `now_ms()` reads a
+    consistent pair. Interrupt handlers call `irq_now_ms()`, which writes
+    nothing (no allocation while the count fits a small int, ~12 days).
     """
 
     def __init__(self, read, diff):
         self._read = read
         self._diff = diff
-        self._last = read()
-        self._ms = 0
+        t = read()
+        self._ms = [0, 0]
+        self._last = [t, t]
+        self._i = 0
 
     def now_ms(self):
+        """Main context only: advances the published pair."""
+        i = self._i
         t = self._read()
-        self._ms += self._diff(t, self._last)
-        self._last = t
-        return self._ms
+        ms = self._ms[i] + self._diff(t, self._last[i])
+        j = 1 - i
+        self._ms[j] = ms
+        self._last[j] = t
+        self._i = j
+        return ms
+
+    def irq_now_ms(self):
+        """From an interrupt (E-stop pin, stall-monitor timer): read-only."""
+        i = self._i
+        return self._ms[i] + self._diff(self._read(), self._last[i])

@@ -153,7 +153,7 @@ class BoxTarget(uds.Target):
             yield (False, SELFTEST_CONFIG)
             return
         yield None
-        if self.dtc is None or self.dtc.j.active < 0:
+        if self.dtc is None or self.dtc.j is None or self.dtc.j.active < 0:
             yield (False, SELFTEST_DTC)
             return
         s = self.slots

@@ -306,7 +306,10 @@ class UdsServer:
         group = req[1] << 16 | req[2] << 8 | req[3]
         if group != 0xFFFFFF or self.t.dtc is None:
             return _neg(0x14, NRC_ROOR)
-        self.t.dtc.clear()
+        try:
+            self.t.dtc.clear()
+        except OSError:                  # flash refused (issue 8: never into the main loop)
+            return _neg(0x14, NRC_GPF)
         return b"\x54"
 
     # ------------------------------------------------------------ 0x19

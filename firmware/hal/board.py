@@ -11,6 +11,7 @@ import micropython
 import pyb
 
 from firmware.core.clock import TicksUnwrapper
+from firmware.hal import flash_layout as FL
 from firmware.hal import interface as hi
 from firmware.hal import pins
 from firmware.hal.qca7000 import Qca7000
@@ -32,19 +33,31 @@ class BoardClock:
     def now_ms(self):
         return self._u.now_ms()
 
+    def irq_now_ms(self):
+        return self._u.irq_now_ms()
+
 
 class BoardGpio(hi.Gpio):
+    """The only place a pin's polarity is applied: value() is logical."""
+
     def __init__(self, pin, active_high, output):
-        mode = machine.Pin.OUT if output else machine.Pin.IN
-        self._pin = machine.Pin(pin, mode)
         self._inv = 0 if active_high else 1
         if output:
-            self._pin.value(self._inv)  # outputs start inactive (de-energised)
+            # created driving the inactive level: no glitch on the coil drivers
+            self._pin = machine.Pin(pin, machine.Pin.OUT, value=self._inv)
+        else:
+            self._pin = machine.Pin(pin, machine.Pin.IN)
 
     def value(self, v=None):
         if v is not None:
             self._pin.value((1 if v else 0) ^ self._inv)
         return self._pin.value() ^ self._inv
+
+    def on_active(self, handler):
+        """Call handler(pin) from the pin interrupt on the edge that makes the
+        role active (falling edge for an active-low input)."""
+        trig = machine.Pin.IRQ_FALLING if self._inv else machine.Pin.IRQ_RISING
+        self._pin.irq(handler=handler, trigger=trig, hard=True)
 
 
 class BoardAdc(hi.Adc):
@@ -61,12 +74,17 @@ class BoardPwm(hi.Pwm):
         self._pin = pyb.Pin(pin)
         self._tim = pyb.Timer(1, freq=1000)
         self._ch = self._tim.channel(channel, pyb.Timer.PWM, pin=self._pin, pulse_width_percent=100)
+        self._freq = 1000
 
     def set(self, freq_hz, duty_permille):
+        """Integer arithmetic only: also called from the E-stop / stall
+        interrupt paths (state F), where a hard IRQ must not allocate."""
         if not 0 <= duty_permille <= 1000:
             raise ValueError("duty out of range")
-        self._tim.freq(freq_hz)
-        self._ch.pulse_width_percent(duty_permille / 10)
+        if freq_hz != self._freq:
+            self._tim.freq(freq_hz)
+            self._freq = freq_hz
+        self._ch.pulse_width((self._tim.period() + 1) * duty_permille // 1000)
 
 
 class BoardCanPort(hi.CanPort):
@@ -127,27 +145,42 @@ def make_qca_link(spi_id, baudrate, cs_pin, irq_pin):
 
 
 class BoardFlash(hi.Flash):
-    """A raw partition of the internal flash via pyb.Flash's block protocol."""
+    """One storage partition of the internal flash (whole erase units, see
+    flash_layout) through pyb.Flash(start=, len=)'s extended block protocol:
+    readblocks/writeblocks at a byte offset inside a 512 B block, and
+    ioctl(6, block) (BP_IOCTL_SEC_ERASE) erasing the physical sector that
+    holds the block. `sector_size` is the physical erase unit, never the
+    block device's 512 B block."""
 
-    def __init__(self, start, length):
-        self._dev = pyb.Flash(start=start, len=length)
-        sec = self._dev.ioctl(5, 0)  # BP_IOCTL_SEC_SIZE
+    def __init__(self, chip, role):
+        addr, unit, n = FL.check_partition(chip, role)
+        self._dev = pyb.Flash(start=addr - FL.FLASH_BASE, len=unit * n)
+        blk = self._dev.ioctl(5, 0)  # BP_IOCTL_SEC_SIZE
         count = self._dev.ioctl(4, 0)  # BP_IOCTL_SEC_COUNT
-        if not sec or not count:
-            raise OSError("flash partition not available")
-        self.sector_size = sec
-        self.size = count * sec
+        if not blk or not count or blk * count != unit * n or unit % blk:
+            raise OSError("flash partition %s not available" % role)
+        self._blk = blk
+        self.sector_size = unit
+        self.size = unit * n
+        self.program_size = FL.CHIPS[chip][0]
+        self.program_once = FL.CHIPS[chip][1]
 
     def read(self, offset, length):
         buf = bytearray(length)
-        self._dev.readblocks(offset // self.sector_size, buf, offset % self.sector_size)
+        self._dev.readblocks(offset // self._blk, buf, offset % self._blk)
         return bytes(buf)
 
     def write(self, offset, data):
-        self._dev.writeblocks(offset // self.sector_size, data, offset % self.sector_size)
+        ps = self.program_size
+        if offset % ps or len(data) % ps:
+            raise ValueError("flash write not aligned to the program unit")
+        self._dev.writeblocks(offset // self._blk, data, offset % self._blk)
 
     def erase(self, sector):
-        self._dev.ioctl(6, sector)  # BP_IOCTL_SEC_ERASE
+        if not 0 <= sector < self.size // self.sector_size:
+            raise ValueError("no such flash sector")
+        if self._dev.ioctl(6, sector * self.sector_size // self._blk):
+            raise hi.FlashError("flash erase error")
 
 
 class BoardWatchdog(hi.Watchdog):
@@ -162,7 +195,7 @@ class BoardWatchdog(hi.Watchdog):
             self._wdt.feed()
 
 
-def make_board_hal():
+def make_board_hal(chip=FL.DEFAULT_CHIP):
     clock = BoardClock()
     gpio = {}
     for role, (pin, active_high) in pins.GPIO_OUT.items():
@@ -174,5 +207,5 @@ def make_board_hal():
     can = {role: BoardCanPort(idx, rate) for role, (idx, rate) in pins.CAN.items()}
     spi_id, baud = pins.SPI_PLC
     plc = make_qca_link(spi_id, baud, "B12", pins.GPIO_IN["PLC_IRQ"][0])
-    flash = BoardFlash(pins.FLASH_PARTITION[0], pins.FLASH_PARTITION[1])
-    return hi.Hal(clock, gpio, adc, pwm, can, plc, flash, BoardWatchdog())
+    storage = {role: BoardFlash(chip, role) for role in FL.PARTITIONS[chip]}
+    return hi.Hal(clock, gpio, adc, pwm, can, plc, storage["dtc"], BoardWatchdog(), storage)

@@ -55,4 +55,4 @@ CAN = {
 
 SPI_PLC = (2, 12000000)              # Green PHY modem (QCA7000-class) SPI bus, Hz
 WDT_TIMEOUT_MS = 500
-FLASH_PARTITION = (0x0C0000, 0x040000)  # (offset, length): config + fault journal, 256 KiB
+# Storage partitions (config, DTC log) per target chip: firmware/hal/flash_layout.py

@@ -61,6 +61,7 @@ class Config:
         self.mode = 0
         self.j = Journal(flash, first_sector, n_sectors) if flash is not None else None
         self.loaded = False
+        self.store_error = False     # the last save failed (SafetyApp latches F_STORAGE)
 
     # ------------------------------------------------------------ persistence
     def load(self):
@@ -133,11 +134,14 @@ class Config:
         self.soc_floor_pct, self.max_power_w, self.profile, self.mode = soc, pw, prof, mode
         if self.j is not None:
             try:
+                # returns only once the record is verified on flash: durable
                 self.j.append(_T_CONFIG, self._record(), self._snapshot)
-            except Exception:
-                # not saved: keep what is on flash and in RAM consistent
+            except OSError as e:
+                # not saved (StorageError or a flash error): RAM keeps what is on flash
                 self.soc_floor_pct, self.max_power_w, self.profile, self.mode = old
-                raise
+                self.store_error = True
+                return False, "not saved: flash error (%s); the previous value is kept" % e
+        self.store_error = False
         return True, ""
 
     def as_dict(self):

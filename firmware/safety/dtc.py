@@ -14,6 +14,7 @@ import struct
 from micropython import const
 
 from firmware.safety import faults as fl
+from firmware.safety import journal as J
 from firmware.safety.journal import Journal
 
 # ---- status bits
@@ -70,9 +71,25 @@ FAULT_DTC = (
     code("P", 0x1A0E),   # power stage internal fault
     code("P", 0x1A0F),   # ramp-down timeout
     code("P", 0x1A1F),   # invariant guard fired (firmware defect)
+    code("P", 0x1A12),   # voltage sensor implausible
+    code("P", 0x1A13),   # current sensor implausible
+    code("P", 0x1A14),   # temperature sensor implausible / stale
+    code("P", 0x1A15),   # IMD not measuring / stale
+    code("U", 0x1A02),   # vehicle data implausible
+    code("P", 0x1A16),   # AC output sensor implausible
+    code("P", 0x1A17),   # flash storage error
 )
 DTC_EMERGENCY_OPEN = code("P", 0x1A10)   # contactor opened above I_BREAK_MAX_A
 DTC_SESSION_FAIL = code("P", 0x1A11)     # session timeout / protocol failure
+# every DTC this firmware can set: the log's size is bounded by it
+ALL_DTCS = FAULT_DTC + (DTC_EMERGENCY_OPEN, DTC_SESSION_FAIL)
+
+
+def snapshot_bytes(program_size=1, n_dtcs=None):
+    """Flash bytes of a compaction with every DTC present (header, the one
+    snapshot record, SNAPSHOT_END)."""
+    n = len(ALL_DTCS) if n_dtcs is None else n_dtcs
+    return J.overhead(program_size) + J.record_size(4 + n * ENTRY_SIZE, program_size)
 
 
 class Freeze:
@@ -88,21 +105,36 @@ class Freeze:
         self.faults = 0
 
 
-def _clamp(x, lo, hi):
-    return lo if x < lo else hi if x > hi else x
+def _clamp(x, lo, hi, na):
+    """Integer for the freeze frame; NaN (an untrusted reading) -> `na`."""
+    if not (x == x):
+        return na
+    return int(lo if x < lo else hi if x > hi else x)
 
 
 class DtcStore:
     def __init__(self, flash, first_sector, n_sectors):
-        self.j = Journal(flash, first_sector, n_sectors)
         self.entries = {}      # dtc -> [status, occ, aging, ts, state, vin, vlink, i, t, soc, faults]
         self.cycle = 0
         self.writes = 0
+        if flash is None:      # RAM only (the flash partition is unusable): nothing persists
+            self.j = None
+            return
+        # The full log (every DTC) must fit one erase unit with room for as
+        # much again of records, or every write would compact: a layout
+        # error, refused here rather than a JournalFull at run time.
+        need = 2 * snapshot_bytes(getattr(flash, "program_size", 1) or 1)
+        if flash.sector_size < need:
+            raise ValueError("DTC log needs erase units of at least %d bytes (got %d)"
+                             % (need, flash.sector_size))
+        self.j = Journal(flash, first_sector, n_sectors)
 
     # ------------------------------------------------------------ persistence
     def mount(self):
         self.entries = {}
         self.cycle = 0
+        if self.j is None:
+            return 0
         return self.j.mount(self._replay)
 
     def _replay(self, typ, seq, payload, after_snapshot):
@@ -122,14 +154,28 @@ class DtcStore:
         return struct.pack(_FMT, dtc, *e)
 
     def _snapshot(self):
-        out = [(_T_CYCLE, struct.pack("<I", self.cycle))]
+        """The whole live state as ONE record (cycle + every entry): one
+        program per compaction, bounded by ALL_DTCS."""
+        rec = struct.pack("<I", self.cycle)
         for dtc in sorted(self.entries):
-            out.append((_T_ENTRY, self._pack(dtc)))
-        return out
+            rec += self._pack(dtc)
+        return [(_T_CYCLE, rec)]
+
+    def _append(self, typ, payload):
+        """RAM is already updated; if the flash refuses, the next successful
+        write is a full snapshot (the journal is marked dirty), so flash
+        catches up with RAM instead of silently missing this change."""
+        self.writes += 1
+        if self.j is None:
+            return
+        try:
+            self.j.append(typ, payload, self._snapshot)
+        except Exception:
+            self.j.dirty = True
+            raise
 
     def _save(self, dtc):
-        self.writes += 1
-        self.j.append(_T_ENTRY, self._pack(dtc), self._snapshot)
+        self._append(_T_ENTRY, self._pack(dtc))
 
     # ------------------------------------------------------------ ISO 14229 status handling
     def failed(self, dtc, now_ms, ff=None, warning=False):
@@ -137,6 +183,8 @@ class DtcStore:
         or on the first failure in this operation cycle."""
         e = self.entries.get(dtc)
         if e is None:
+            if dtc not in ALL_DTCS:
+                raise ValueError("unknown DTC")
             e = [STATUS_AFTER_CLEAR, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0]
             self.entries[dtc] = e
         old = e[0]
@@ -152,11 +200,11 @@ class DtcStore:
             e[3] = now_ms & 0xFFFFFFFF
             if ff is not None:
                 e[4] = ff.state & 0xFF
-                e[5] = int(_clamp(ff.v_inlet * 10, 0, 65535))
-                e[6] = int(_clamp(ff.v_link * 10, 0, 65535))
-                e[7] = int(_clamp(ff.i_dc * 10, -32768, 32767))
-                e[8] = int(_clamp(ff.temp, -128, 127))
-                e[9] = ff.soc if 0 <= ff.soc <= 100 else 0xFF
+                e[5] = _clamp(ff.v_inlet * 10, 0, 65534, 65535)
+                e[6] = _clamp(ff.v_link * 10, 0, 65534, 65535)
+                e[7] = _clamp(ff.i_dc * 10, -32767, 32767, -32768)
+                e[8] = _clamp(ff.temp, -127, 127, -128)
+                e[9] = int(ff.soc) if 0 <= ff.soc <= 100 else 0xFF
                 e[10] = ff.faults & 0xFFFFFFFF
         self._save(dtc)
         return True
@@ -197,14 +245,12 @@ class DtcStore:
         rec = struct.pack("<I", self.cycle)
         for dtc in sorted(changed):
             rec += self._pack(dtc)
-        self.writes += 1
-        self.j.append(_T_CYCLE, rec, self._snapshot)
+        self._append(_T_CYCLE, rec)
 
     def clear(self):
         """ClearDiagnosticInformation (group 0xFFFFFF)."""
         self.entries = {}
-        self.writes += 1
-        self.j.append(_T_CLEAR, b"", self._snapshot)
+        self._append(_T_CLEAR, b"")
 
     # ------------------------------------------------------------ reading
     def status(self, dtc):

@@ -23,7 +23,18 @@ F_CONTACTOR = const(13)       # box contactor failed to close (aux disagrees)
 F_PS_FAULT = const(14)        # power stage reports an internal fault
 F_RAMP_TIMEOUT = const(15)    # current did not fall below I_BREAK_MAX_A in time
 F_INVARIANT = const(16)       # the final invariant guard caught a bad command
-N_FAULTS = const(17)
+# ---- inputs the supervisor cannot trust (plausibility and freshness, issue 8)
+F_V_SENSOR = const(17)        # inlet/link voltage NaN or outside its valid range (sensor open/short)
+F_I_SENSOR = const(18)        # discharge current NaN or outside the sensor range
+F_T_SENSOR = const(19)        # temperature NaN, outside its range (sensor open/short) or stale
+F_IMD = const(20)             # IMD not measuring, NaN or stale while the DC path is closed
+F_VEH_DATA = const(21)        # vehicle value implausible (SoC 255/101/-1 while closed, NaN limits)
+F_AC_SENSOR = const(22)       # AC output voltage/power NaN or outside its range
+F_STORAGE = const(23)         # flash program/erase failed (contained; the DTC stays in RAM)
+N_FAULTS = const(24)
+
+# input classes guarded by a plausibility/freshness fault (bench: safety.plausibility_faults)
+PLAUSIBILITY = (F_V_SENSOR, F_I_SENSOR, F_T_SENSOR, F_IMD, F_VEH_DATA, F_AC_SENSOR)
 
 # ---- reactions, ordered by severity (a larger number wins)
 R_NONE = const(0)
@@ -58,6 +69,16 @@ FAULTS = (
     ("ps_fault", R_CUT, 1, C_AUTO, 0),
     ("ramp_timeout", R_TRIP, 1, C_AUTO, 0),
     ("invariant", R_LOCKOUT, 1, C_SERVICE, 0),
+    # without a voltage/current reading the ceiling and the 2 A rule cannot be
+    # judged: cut the stage now, open once it has stopped switching
+    ("v_sensor", R_CUT, 1, C_AUTO, 0),
+    ("i_sensor", R_CUT, 1, C_AUTO, 0),
+    # no trustworthy temperature: no derating possible, ordinary stop
+    ("t_sensor", R_STOP, 1, C_AUTO, 0),
+    ("imd", R_STOP, 1, C_UNPLUG, 0),
+    ("veh_data", R_STOP, 0, C_UNPLUG, 0),
+    ("ac_sensor", R_STOP, 1, C_AUTO, 0),
+    ("storage", R_STOP, 0, C_AUTO, 0),
 )
 
 

@@ -23,10 +23,13 @@ V_AC_BACKFEED = const(8)       # AC relay closed onto a live output
 V_BOND_UNDER_LOAD = const(9)   # N-PE bond switched with the AC output energised
 V_SEQUENCE = const(10)         # power stage without contactors, precharge with contactors closed
 V_FAULT_ENERGISED = const(11)  # new energisation while a stop-class fault is latched
+V_SIGNAL = const(12)           # d1/d2/pilot/lock outside their rules
 
 NAMES = ("ok", "close_mismatch", "open_under_load", "current_limit", "soc_or_vmin",
          "isolation", "estop", "ac_conditions", "ac_backfeed", "bond_under_load",
-         "sequence", "fault_energised")
+         "sequence", "fault_energised", "signal")
+
+D2_MAX_INLET_V = 20   # chademo-can.md s6 step 7 (same as supervisor.D2_MAX_INLET_V)
 
 _BOND_REQUIRED = (1, 1, 0)  # V2L, V2V, V2H (see supervisor.BOND_REQUIRED)
 
@@ -38,13 +41,30 @@ def _abs(x):
 def current_ceiling(m, max_power_w, derate):
     """Independent statement of rule 2.3: min(car current, car power / V,
     cable rating, fuse rating, configured and box power / V) x derating."""
-    if m.veh_max_i < 0 or m.veh_max_p < 0 or m.v_inlet < L.V_SAFE_V:
+    if not (m.veh_max_i >= 0 and m.veh_max_p >= 0 and L.V_SAFE_V <= m.v_inlet <= L.V_MAX_VALID_V):
         return 0.0
     return min(m.veh_max_i, L.CABLE_RATING_A, L.FUSE_RATING_A,
                min(m.veh_max_p, max_power_w, L.BOX_MAX_POWER_W) / m.v_inlet) * derate
 
 
-def check(sup, m, prev_k, prev_ac, prev_bond, opened):
+def _signals(sup, m, prev_sig):
+    c = sup.cmd
+    d1, d2, lock = prev_sig
+    if c.d2 and not c.d1:
+        return V_SIGNAL
+    tripped = fl.reaction_of(sup.faults) >= fl.R_TRIP or not m.estop_ok
+    if tripped and (c.d1 or c.d2 or c.cp_pwm_on or not c.cp_state_f):
+        return V_SIGNAL
+    if c.d2 and not d2 and not (-1.0 < m.v_inlet < D2_MAX_INLET_V):
+        return V_SIGNAL
+    if c.cp_pwm_on and (c.cp_state_f or not (c.cp_duty_pm == 50 or 80 <= c.cp_duty_pm <= 970)):
+        return V_SIGNAL
+    if lock and not c.lock and (c.k_pos or not m.v_inlet < L.V_SAFE_V):
+        return V_SIGNAL
+    return OK
+
+
+def check(sup, m, prev_k, prev_ac, prev_bond, opened, prev_sig=(0, 0, 0)):
     """Return OK or the first violated invariant for the commands in sup.cmd
     (prev_* are the commands of the previous step; `opened` is how the
     supervisor opened contactors this step: 0, 1 emergency, 2 after a cut)."""
@@ -53,19 +73,22 @@ def check(sup, m, prev_k, prev_ac, prev_bond, opened):
         return V_SEQUENCE
     if c.k_pos and not prev_k and _abs(m.v_inlet - m.v_link) > L.V_MATCH_MAX_V:
         return V_CLOSE_MISMATCH
-    fresh = m.ps_seen_ms >= 0 and sup.last_step_ms - m.ps_seen_ms <= L.PS_READING_MAX_AGE_MS
+    fresh = (m.ps_seen_ms >= 0 and sup.last_step_ms - m.ps_seen_ms <= L.PS_READING_MAX_AGE_MS
+             and -L.I_MAX_VALID_A < m.i_dc < L.I_MAX_VALID_A)
     if prev_k and not c.k_pos and (_abs(m.i_dc) > L.I_BREAK_MAX_A or not fresh):
         # allowed only as a logged emergency, or after a hardware cut of a
         # power stage whose current reading was lost with its link
         if not (opened == 1 or (opened == 2 and not fresh and not c.ps_enable)):
             return V_OPEN_UNDER_LOAD
-    if c.i_limit_a > 0:
-        if c.i_limit_a > current_ceiling(m, sup.max_power_w, sup.derate) + 1e-3:
+    if c.i_limit_a != 0:
+        # (a NaN limit fails every comparison: "not below the ceiling")
+        if not c.i_limit_a <= current_ceiling(m, sup.max_power_w, sup.derate) + 1e-3:
             return V_CURRENT_LIMIT
-        if 0 <= m.veh_soc <= sup.soc_floor_pct or (
-                m.veh_min_v > 0 and m.v_inlet <= m.veh_min_v + L.V_MIN_MARGIN_V):
+        # current only on a SoC the car reported (0..100) above the floor, a
+        # known inlet voltage above the car's minimum, and a measuring IMD
+        if not (sup.soc_floor_pct < m.veh_soc <= 100) or not m.v_inlet > m.veh_min_v + L.V_MIN_MARGIN_V:
             return V_SOC_OR_VMIN
-        if 0 <= m.iso_ohm < L.ISO_MIN_OHM:
+        if not m.iso_ohm >= L.ISO_MIN_OHM:
             return V_ISOLATION
     if not m.estop_ok and not c.safe():
         return V_ESTOP
@@ -83,4 +106,4 @@ def check(sup, m, prev_k, prev_ac, prev_bond, opened):
     if fl.reaction_of(sup.faults) >= fl.R_STOP:
         if (c.k_pos and not prev_k) or (c.ac_relay and not prev_ac) or c.k_pre or c.i_limit_a > 0:
             return V_FAULT_ENERGISED
-    return OK
+    return _signals(sup, m, prev_sig)

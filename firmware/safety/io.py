@@ -1,5 +1,7 @@
 """The only piece of the safety code that touches the HAL: reads pins and
 ADCs into a `Meas` and drives the output roles from the supervisor's `Cmd`.
+Pin values are logical (HAL contract: the backends apply the polarity);
+nothing here inverts a level.
 
 Values that arrive over CAN/PLC (discharge current, AC power, stage
 temperature, IMD result, vehicle limits, link timestamps) are written into
@@ -22,11 +24,11 @@ _OUT = (
     ("AC_OUT_RELAY", "ac_relay"),
     ("NPE_BOND_RELAY", "npe_bond"),
     ("PS_ENABLE", "ps_enable"),
+    ("CHADEMO_D1", "d1"),
+    ("CHADEMO_D2", "d2"),
+    ("LOCK_MOTOR", "lock"),
 )
-
-
-def _active(table, role):
-    return table[role][1]
+CP_FREQ_HZ = const(1000)   # control pilot oscillator (IEC 61851-1 / SAE J1772)
 
 
 class SafetyIo:
@@ -34,11 +36,13 @@ class SafetyIo:
         self.hal = hal
         self.sup = sup
         g = hal.gpio
-        self._outs = [(g[role], attr, _active(pins.GPIO_OUT, role)) for role, attr in _OUT]
-        self._estop = (g["ESTOP"], _active(pins.GPIO_IN, "ESTOP"))
-        self._rcd = (g["RCD_OK"], _active(pins.GPIO_IN, "RCD_OK"))
-        self._aux_p = (g["K_DC_POS_AUX"], _active(pins.GPIO_IN, "K_DC_POS_AUX"))
-        self._aux_n = (g["K_DC_NEG_AUX"], _active(pins.GPIO_IN, "K_DC_NEG_AUX"))
+        self._outs = [(g[role], attr) for role, attr in _OUT]
+        self._estop = g["ESTOP"]
+        self._rcd = g["RCD_OK"]
+        self._aux_p = g["K_DC_POS_AUX"]
+        self._aux_n = g["K_DC_NEG_AUX"]
+        self._cp = hal.pwm["CP_PWM"]
+        self._cp_set = -1          # duty last written to the pilot oscillator
         a = hal.adc
         self._v_inlet = (a["V_INLET"], pins.ADC["V_INLET"][1] / 1000)
         self._v_link = (a["V_LINK"], pins.ADC["V_LINK"][1] / 1000)
@@ -46,10 +50,6 @@ class SafetyIo:
         self._t_inlet = a["T_INLET"]
         self.wdt_feeds = 0
 
-    @staticmethod
-    def _is_active(pair):
-        lvl = pair[0].value()
-        return lvl == 1 if pair[1] else lvl == 0
 
     def read(self, m):
         """Fill the locally measured fields of `m`."""
@@ -57,19 +57,22 @@ class SafetyIo:
         m.v_link = self._v_link[0].read_mv() * self._v_link[1]
         m.v_ac = self._v_ac[0].read_mv() * self._v_ac[1]
         m.t_inlet = (self._t_inlet.read_mv() - _T_OFFSET_MV) / _T_MV_PER_C
-        # E-stop pin is active low: the loop opened reads 0 -> "active"
-        m.estop_ok = not self._is_active(self._estop)
-        m.rcd_ok = self._is_active(self._rcd)
-        m.aux_pos = self._is_active(self._aux_p)
-        m.aux_neg = self._is_active(self._aux_n)
+        m.estop_ok = self._estop.value() == 0      # logical 1 = E-stop asserted
+        m.rcd_ok = self._rcd.value() == 1
+        m.aux_pos = self._aux_p.value() == 1
+        m.aux_neg = self._aux_n.value() == 1
 
     def apply(self, feed=True):
         """Drive every output role from sup.cmd; feed the watchdog only from
         the main loop (feed=True), never from interrupt paths."""
         c = self.sup.cmd
-        for pin, attr, active_high in self._outs:
-            on = getattr(c, attr)
-            pin.value((1 if on else 0) if active_high else (0 if on else 1))
+        for pin, attr in self._outs:
+            pin.value(1 if getattr(c, attr) else 0)
+        # pilot: state F = constant -12 V (0 %), off = constant +12 V (100 %)
+        duty = 0 if c.cp_state_f else (c.cp_duty_pm if c.cp_pwm_on else 1000)
+        if duty != self._cp_set:
+            self._cp.set(CP_FREQ_HZ, duty)
+            self._cp_set = duty
         if feed:
             self.hal.wdt.feed()
             self.wdt_feeds += 1

@@ -91,3 +91,21 @@ PS_CUT_SETTLE_MS = const(20)
 WELD_CHECK_MS = const(4000)
 # DC-link discharge to < 60 V within 1 s (IEEE 2030.1.1, chademo-can.md §6).
 DISCHARGE_TIMEOUT_MS = const(1000)
+
+# ---------------------------------------------------------------- plausibility (issue 8)
+# Every input has a valid range and a maximum age; outside it the value is a
+# fault, never a default. NaN fails every range check (all comparisons false).
+V_MAX_VALID_V = const(1000)        # (team) above any 800 V-class pack; the 400:1 divider saturates at 1320 V
+I_MAX_VALID_A = const(300)         # power_stage.dbc InletCurrent range +-300 A: a reading at the rail is a saturated sensor
+T_MIN_VALID_C = const(-35)         # (team) box rated to -30 degC; a TMP36 open reads -50 degC, the stage's raw-0 floor is -40 degC
+T_MAX_VALID_C = const(150)         # (team) above any real reading; a TMP36 shorted to 3.3 V reads 280 degC
+V_AC_MAX_VALID_V = const(500)      # (team) V rms, the AC divider saturates at 660 V
+P_AC_MAX_VALID_W = const(15000)    # power_stage.dbc AcActivePower range +-15 kW
+VEH_MAX_P_VALID_W = const(400000)  # (team) no car asks for more than 400 kW
+# PsIsolation / PsTemperatures / PsFaults are sent every 100 ms
+# (power_stage.dbc GenMsgCycleTime); three missed cycles make them stale.
+SLOW_FRAME_MAX_AGE_MS = const(300)
+# Longest erase of one storage erase unit the main loop may block for while
+# every output is off (team, to be measured on the target: a 32 KiB F767
+# sector and a 128 KiB H743 sector erase in well under this; see docs).
+FLASH_ERASE_MAX_MS = const(2000)

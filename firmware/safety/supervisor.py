@@ -1,8 +1,11 @@
 """The safety supervisor: a sans-IO state machine stepped every
 SUPERVISOR_PERIOD_MS with the latest measurements and the session's intent.
 
-It alone decides the output commands (contactors, precharge source, DC-link
-discharge, AC relay, N-PE bond, power-stage enable, current/power limits).
+It alone decides the output commands: every output that lets current flow
+(contactors, precharge source, DC-link discharge, AC relay, N-PE bond,
+power-stage enable, current/power limits, the CHAdeMO d1/d2 signal lines
+and the connector lock, the control pilot's PWM and state F). Protocols
+ask through `request()` (the charging port); they never drive a pin.
 The session states *intent* (bit set, `I_*`); the supervisor grants what is
 safe and vetoes the rest. Faults latch (see `faults.FAULTS`) and select a
 reaction: stop (ramp down, then open), cut (power-stage enable off at once),
@@ -27,6 +30,28 @@ I_CURRENT = const(0x020)      # discharge current may flow
 I_AC = const(0x040)           # AC output energised
 I_DISCHARGE = const(0x080)    # bleed the DC link
 I_WELD_CHECK = const(0x100)   # judge whether the box contactors opened
+
+# ---- protocol requests (`Supervisor.request`): what the protocol glue asks for
+P_D1 = const(0x01)            # CHAdeMO d1 (charge sequence signal 1, pin 2)
+P_D2 = const(0x02)            # CHAdeMO d2 (pin 10): lets the car close its contactors
+P_LOCK = const(0x04)          # connector lock engaged
+P_CP_PWM = const(0x08)        # control pilot 1 kHz oscillator on, duty `cp_duty_pm`
+P_CP_F = const(0x10)          # control pilot state F (-12 V): "EVSE not available"
+
+# d2 only with (about) 0 V on the inlet: the car closes its contactors onto
+# a dead inlet (chademo-can.md s6 step 7).
+D2_MAX_INLET_V = const(20)
+# Control-pilot duty the supervisor lets through: 5 % = high-level
+# communication (ISO 15118 / DIN 70121), else the IEC 61851-1 / SAE J1772
+# current-signalling range 8 %..97 % (j1772-mode2.md).
+CP_DUTY_HLC_PM = const(50)
+CP_DUTY_MIN_PM = const(80)
+CP_DUTY_MAX_PM = const(970)
+
+
+def cp_duty_ok(pm):
+    return pm == CP_DUTY_HLC_PM or CP_DUTY_MIN_PM <= pm <= CP_DUTY_MAX_PM
+
 
 # ---- status bits returned by step()
 S_ISO_OK = const(0x0001)
@@ -63,6 +88,11 @@ OPEN_AFTER_CUT = const(2)
 AUX_AGREE_MS = const(100)
 
 
+def _known_in(x, hi):
+    """A vehicle value is -1 (not reported) or within 0..hi (NaN is neither)."""
+    return x == -1 or 0 <= x <= hi
+
+
 class Meas:
     """Latest measurements and vehicle/power-stage data (filled by io/tests)."""
 
@@ -90,6 +120,13 @@ class Meas:
         self.ps_seen_ms = -1     # last power-stage status on the internal CAN
         self.ps_ready = False    # DC/DC up and inverter soft-started
         self.ps_fault = False
+        # when the slower power-stage frames last arrived (-1 never): each
+        # value has a maximum age (limits.SLOW_FRAME_MAX_AGE_MS / PS_LINK_TIMEOUT_MS)
+        self.iso_seen_ms = -1        # PsIsolation (iso_ohm)
+        self.t_stage_seen_ms = -1    # PsTemperatures (t_stage)
+        self.ps_faults_seen_ms = -1  # PsFaults (ps_fault)
+        self.inv_seen_ms = -1        # PsInverterStatus (p_ac)
+        self.storage_ok = True       # the app's flash stores work (config, DTC log)
 
 
 class Cmd:
@@ -106,9 +143,26 @@ class Cmd:
         self.ps_enable = 0
         self.i_limit_a = 0.0
         self.p_limit_w = 0.0
+        self.d1 = 0              # CHAdeMO d1 relay
+        self.d2 = 0              # CHAdeMO d2 relay (the car's contactor coil supply)
+        self.lock = 0            # connector lock engaged
+        self.cp_pwm_on = 0       # control pilot 1 kHz oscillator enabled
+        self.cp_duty_pm = 0      # its duty in permille (50 = 5 %)
+        self.cp_state_f = 0      # control pilot driven to -12 V (state F)
 
     def safe(self):
-        return not (self.k_pos or self.k_neg or self.k_pre or self.ac_relay or self.ps_enable)
+        """Nothing lets current flow (the lock is not a current path: its safe
+        value is "engaged while the inlet is live", see Supervisor)."""
+        return not (self.k_pos or self.k_neg or self.k_pre or self.ac_relay or self.ps_enable
+                    or self.d1 or self.d2 or self.cp_pwm_on)
+
+    def drop_signals(self):
+        """E-stop / stall: the car loses its permission to close (d1, d2) and
+        the pilot goes to state F."""
+        self.d1 = self.d2 = 0
+        self.cp_pwm_on = 0
+        self.cp_duty_pm = 0
+        self.cp_state_f = 1
 
 
 class Supervisor:
@@ -141,7 +195,11 @@ class Supervisor:
         self.last_step_ms = -1
         self._boot_ms = -1
         self._stall_cut_ms = -1      # monitor: when it cut the power stage
+        self._quiet_until = -1       # monitor: a planned gap (flash erase) while all is off
+        self.proto = 0               # protocol requests (P_*)
+        self.cp_duty_req = 0
         self.ceiling_a = 0.0         # last computed current ceiling (for tests/docs)
+        self.t_valid = True          # last temperature judged trustworthy
 
     # ------------------------------------------------------------ configuration
     def configure(self, soc_floor_pct, max_power_w, mode):
@@ -153,6 +211,12 @@ class Supervisor:
         self.mode = mode
         return True
 
+    def request(self, bits, cp_duty_pm=0):
+        """The protocol (through the charging port) asks for signal-line
+        outputs; the next step() decides. Never drives anything itself."""
+        self.proto = bits
+        self.cp_duty_req = cp_duty_pm
+
     # ------------------------------------------------------------ main step
     def step(self, now, m, intent):
         self.m = m
@@ -160,6 +224,7 @@ class Supervisor:
             self._boot_ms = now
         self.last_step_ms = now
         self._stall_cut_ms = -1
+        self._quiet_until = -1
         if intent & I_LINK and not self._intent & I_LINK:
             self._link_rise = now
         if intent & I_WELD_CHECK and not self._intent & I_WELD_CHECK:
@@ -170,12 +235,13 @@ class Supervisor:
         prev_k = c.k_pos
         prev_ac = c.ac_relay
         prev_bond = c.npe_bond
+        prev_sig = (c.d1, c.d2, c.lock)
         before = self.faults
         self.faults |= self._detect(now, m, intent)
         self._prev_ms = now
         r = fl.reaction_of(self.faults)
         opened = self._drive(now, m, intent, r)
-        v = invariants.check(self, m, prev_k, prev_ac, prev_bond, opened)
+        v = invariants.check(self, m, prev_k, prev_ac, prev_bond, opened, prev_sig)
         if v:
             self.invariant_violation = v
             self.faults |= 1 << fl.F_INVARIANT
@@ -194,8 +260,11 @@ class Supervisor:
         if m.iso_ohm >= 0 and m.iso_ohm < L.ISO_MIN_OHM and (
                 k or intent & (I_ISO_TEST | I_PRECHARGE | I_CONTACTORS)):
             f |= 1 << fl.F_ISOLATION
+        f |= self._plausible(now, m, intent)
         t = m.t_inlet if m.t_inlet > m.t_stage else m.t_stage
-        if t >= L.T_STOP_C:
+        if not self.t_valid:
+            self.derate = 0.0            # no trustworthy temperature: no power
+        elif t >= L.T_STOP_C:
             f |= 1 << fl.F_OVER_TEMP
             self.derate = 0.0
         elif t > L.T_DERATE_C:
@@ -209,8 +278,7 @@ class Supervisor:
             f |= 1 << fl.F_VEHICLE_LINK
         # the power stage reports continuously while the box is powered
         # (from boot: a stage that never reported counts as lost)
-        seen = m.ps_seen_ms if m.ps_seen_ms >= 0 else self._boot_ms
-        if now - seen > L.PS_LINK_TIMEOUT_MS:
+        if self._ps_lost(now, m):
             f |= 1 << fl.F_PS_LINK
         if m.ps_fault:
             f |= 1 << fl.F_PS_FAULT
@@ -228,13 +296,15 @@ class Supervisor:
         if not m.rcd_ok:               # the output may only ever start with the RCD armed
             f |= 1 << fl.F_RCD
         if k:
-            if m.i_dc > L.FUSE_RATING_A:
+            # both directions: a current pushed into the car counts as much
+            i_abs = m.i_dc if m.i_dc >= 0 else -m.i_dc
+            if i_abs > L.FUSE_RATING_A:
                 f |= 1 << fl.F_SHORT
             # the granted limit, allowed to fall no faster than the power stage can follow
             dec = self._oc_ref - L.PS_RAMP_A_PER_S * (now - self._prev_ms) / 1000
             ref = c.i_limit_a
             self._oc_ref = ref if ref > dec else dec
-            if m.i_dc > self._oc_ref + L.OC_MARGIN_A:
+            if i_abs > self._oc_ref + L.OC_MARGIN_A:
                 if self._oc_t0 < 0:
                     self._oc_t0 = now
                 elif now - self._oc_t0 >= L.OC_TIME_MS:
@@ -272,13 +342,55 @@ class Supervisor:
                 f |= 1 << fl.F_WELDED
         return f
 
+    def _age_bad(self, now, seen, max_age):
+        """Older than max_age (never seen counts from boot), or from the future."""
+        t = seen if seen >= 0 else self._boot_ms
+        return now - t > max_age or t > now
+
+    def _ps_lost(self, now, m):
+        return (self._age_bad(now, m.ps_seen_ms, L.PS_LINK_TIMEOUT_MS)
+                or self._age_bad(now, m.inv_seen_ms, L.PS_LINK_TIMEOUT_MS)
+                or self._age_bad(now, m.ps_faults_seen_ms, L.SLOW_FRAME_MAX_AGE_MS))
+
+    def _plausible(self, now, m, intent):
+        """Range, NaN and age of every input (NaN fails every comparison)."""
+        f = 0
+        vmax = L.V_MAX_VALID_V
+        if not (0 <= m.v_inlet <= vmax and 0 <= m.v_link <= vmax):
+            f |= 1 << fl.F_V_SENSOR
+        if not (-L.I_MAX_VALID_A < m.i_dc < L.I_MAX_VALID_A):
+            f |= 1 << fl.F_I_SENSOR
+        tv = (L.T_MIN_VALID_C < m.t_inlet < L.T_MAX_VALID_C and L.T_MIN_VALID_C < m.t_stage < L.T_MAX_VALID_C
+              and not self._age_bad(now, m.t_stage_seen_ms, L.SLOW_FRAME_MAX_AGE_MS))
+        self.t_valid = tv
+        if not tv:
+            f |= 1 << fl.F_T_SENSOR
+        if not (0 <= m.v_ac <= L.V_AC_MAX_VALID_V and -L.P_AC_MAX_VALID_W <= m.p_ac <= L.P_AC_MAX_VALID_W):
+            f |= 1 << fl.F_AC_SENSOR
+        k = self._k
+        # the IMD must be measuring, and recently, whenever the DC path is closed
+        if k and (not m.iso_ohm >= 0 or self._age_bad(now, m.iso_seen_ms, L.SLOW_FRAME_MAX_AGE_MS)):
+            f |= 1 << fl.F_IMD
+        if intent & I_LINK or k:
+            soc = m.veh_soc
+            # -1 = not reported (yet); while current may flow it must be known
+            if not (0 <= soc <= 100 or (soc == -1 and not (k and intent & I_CURRENT))):
+                f |= 1 << fl.F_VEH_DATA
+            elif not (_known_in(m.veh_max_i, L.I_MAX_VALID_A) and _known_in(m.veh_max_p, L.VEH_MAX_P_VALID_W)
+                      and _known_in(m.veh_min_v, vmax) and _known_in(m.veh_max_v, vmax)
+                      and _known_in(m.veh_target_v, vmax)):
+                f |= 1 << fl.F_VEH_DATA
+        if not m.storage_ok:
+            f |= 1 << fl.F_STORAGE
+        return f
+
     # ------------------------------------------------------------ outputs
     def ceiling(self, m):
         """Highest discharge current allowed now: min of the car's current and
         power limits, cable/connector and fuse ratings, the configured and box
         power, times the thermal derating."""
         v = m.v_inlet
-        if v < L.V_SAFE_V or m.veh_max_i < 0 or m.veh_max_p < 0:
+        if not (L.V_SAFE_V <= v <= L.V_MAX_VALID_V and m.veh_max_i >= 0 and m.veh_max_p >= 0):
             return 0.0
         a = m.veh_max_i
         if L.CABLE_RATING_A < a:
@@ -301,7 +413,7 @@ class Supervisor:
         c = self.cmd
         opened = 0
         fresh = self._fresh(now, m)
-        # an unknown current counts as above the break limit
+        # an unknown (stale, NaN, out-of-range) current counts as above the break limit
         i_abs = (m.i_dc if m.i_dc >= 0 else -m.i_dc) if fresh else L.FUSE_RATING_A
         want = bool(intent & I_CONTACTORS) and r == fl.R_NONE
         k_was = self._k
@@ -393,11 +505,46 @@ class Supervisor:
             c.npe_bond = need_bond   # the bond only moves while the output is dead
             if ac_ok and self._dead_t0 >= 0 and now - self._dead_t0 >= L.BACKFEED_CLEAR_MS:
                 c.ac_relay = 1
+        self._signals(m, r)
         return opened
+
+    def _signals(self, m, r):
+        """CHAdeMO d1/d2/lock and the control pilot, from the protocol's requests."""
+        c = self.cmd
+        p = self.proto
+        tripped = r >= fl.R_TRIP or not m.estop_ok
+        c.d1 = 1 if p & P_D1 and not tripped else 0
+        if p & P_D2 and c.d1:
+            # rises only onto a dead inlet (a NaN reading is not dead)
+            if not c.d2 and not (-1.0 < m.v_inlet < D2_MAX_INLET_V):
+                c.d2 = 0
+            else:
+                c.d2 = 1
+        else:
+            c.d2 = 0
+        # the lock never releases while the DC path is closed or the inlet is live
+        live = self._k or not (m.v_inlet < L.V_SAFE_V)
+        c.lock = 1 if p & P_LOCK or (c.lock and live) else 0
+        # control pilot: state F on request or on a trip; PWM only with a valid duty
+        duty = self.cp_duty_req
+        if tripped or p & P_CP_F:
+            c.cp_state_f = 1
+            c.cp_pwm_on = 0
+            c.cp_duty_pm = 0
+        elif p & P_CP_PWM and cp_duty_ok(duty):
+            c.cp_state_f = 0
+            c.cp_pwm_on = 1
+            c.cp_duty_pm = duty
+        else:
+            c.cp_state_f = 0
+            c.cp_pwm_on = 0
+            c.cp_duty_pm = 0
 
     @staticmethod
     def _fresh(now, m):
-        return m.ps_seen_ms >= 0 and now - m.ps_seen_ms <= L.PS_READING_MAX_AGE_MS
+        """A current reading that is recent and plausible."""
+        return (m.ps_seen_ms >= 0 and now - m.ps_seen_ms <= L.PS_READING_MAX_AGE_MS
+                and -L.I_MAX_VALID_A < m.i_dc < L.I_MAX_VALID_A)
 
     def _open(self, i_abs):
         self._k = False
@@ -419,6 +566,7 @@ class Supervisor:
         c.k_pos = c.k_neg = c.k_pre = c.ac_relay = c.ps_enable = 0
         c.i_limit_a = c.p_limit_w = 0.0
         c.dc_discharge = 1
+        c.drop_signals()
 
     def _status(self, m, intent):
         c = self.cmd
@@ -473,25 +621,40 @@ class Supervisor:
         c = self.cmd
         c.k_pos = c.k_neg = c.k_pre = c.ac_relay = c.ps_enable = 0
         c.i_limit_a = c.p_limit_w = 0.0
+        c.drop_signals()
+
+    def planned_gap(self, now, ms):
+        """The main loop is about to block for up to `ms` (a flash erase).
+        Granted only while every output is off: a stall with nothing
+        energised cannot let current flow. Returns True if granted."""
+        if not self.cmd.safe():
+            return False
+        self._quiet_until = now + ms
+        return True
 
     def monitor(self, now):
         """Timer-interrupt path watching the main loop. After LOOP_STALL_MS
         without a step it drops the power-stage enable (hardware cut) and the
-        AC relay; PS_CUT_SETTLE_MS later it opens the contactors. Returns True
-        when it changed any output (the io adapter then applies them)."""
+        AC relay; PS_CUT_SETTLE_MS later, with the stage no longer switching,
+        it opens the box contactors and drops d1/d2 and the pilot (the car
+        opens its own contactors). Returns True when it changed any output
+        (the io adapter then applies them)."""
         if self.last_step_ms < 0 or now - self.last_step_ms <= L.LOOP_STALL_MS:
             return False
         c = self.cmd
+        if now <= self._quiet_until and c.safe():
+            return False
         if self._stall_cut_ms < 0:
             self._stall_cut_ms = now
             self.faults |= 1 << fl.F_LOOP_STALL
             c.ps_enable = c.ac_relay = c.k_pre = 0
             c.i_limit_a = c.p_limit_w = 0.0
             return True
-        if self._k and now - self._stall_cut_ms >= L.PS_CUT_SETTLE_MS:
+        if (self._k or c.d1 or c.d2 or c.cp_pwm_on) and now - self._stall_cut_ms >= L.PS_CUT_SETTLE_MS:
             # the power stage stopped switching when its enable dropped
             self._k = False
             c.k_pos = c.k_neg = 0
+            c.drop_signals()
             return True
         return False
 
@@ -510,7 +673,10 @@ class Supervisor:
         if bit == fl.F_BACKFEED:
             return m.v_ac >= L.BACKFEED_V_RMS
         if bit == fl.F_PS_LINK:
-            return now - (m.ps_seen_ms if m.ps_seen_ms >= 0 else self._boot_ms) > L.PS_LINK_TIMEOUT_MS
+            return self._ps_lost(now, m)
+        if bit == fl.F_V_SENSOR or bit == fl.F_I_SENSOR or bit == fl.F_T_SENSOR or bit == fl.F_AC_SENSOR \
+                or bit == fl.F_STORAGE:
+            return bool(self._plausible(now, m, 0) & (1 << bit))
         if bit == fl.F_PS_FAULT:
             return m.ps_fault
         if bit == fl.F_ISOLATION:

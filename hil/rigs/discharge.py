@@ -43,6 +43,7 @@ class PowerStageSim(AveragedPlant):
         self.cmd = {}               # latest decoded box frames by id
         self._alive = 0
         self.silent = False         # power stage stops talking
+        self.mute = ()              # frame ids the stage stops sending (the rest keeps coming)
         self.sent = 0
 
     def _out(self, role):
@@ -91,6 +92,8 @@ class PowerStageSim(AveragedPlant):
         h.gpio["LOCK_FB"].level = 1 if self.lock else 0
 
     def _tx(self, fid, values):
+        if fid in self.mute:
+            return
         self.port.inject(fid, ps.encode(fid, values))
         self.sent += 1
 
@@ -181,7 +184,7 @@ class DischargeRig:
 
     # ------------------------------------------------------------ fault hooks
     def estop(self):
-        self.hal.gpio["ESTOP"].level = 0
+        self.hal.gpio["ESTOP"].level = 1     # logical: asserted (the loop is open)
         self.app.estop_irq(self.now)     # the pin's falling-edge interrupt
 
     def stall_firmware(self):

@@ -23,7 +23,10 @@ VEH_MSG_PERIOD_MS = 50
 PS_MSG_PERIOD_MS = 10
 
 FAULTS = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "loop_stall",
-          "backfeed", "rcd", "over_current", "short", "soc_floor", "min_voltage", "welded")
+          "backfeed", "rcd", "over_current", "short", "soc_floor", "min_voltage", "welded",
+          # inputs that cannot be trusted (issue 8): one row per input class
+          "v_sensor", "i_sensor", "i_reverse", "t_sensor", "t_stale", "imd_off", "soc_bad", "ac_sensor")
+SLOW_MSG_PERIOD_MS = 100        # PsIsolation / PsTemperatures / PsFaults (power_stage.dbc)
 
 
 class SafetyRig(AveragedPlant):
@@ -59,6 +62,14 @@ class SafetyRig(AveragedPlant):
         self.link_dead = False
         self.ps_dead = False
         self.stalled = False
+        self.v_sensor_bad = False   # inlet voltage sensor shorted to the rail: ADC full scale
+        self.i_nan = False          # the stage reports NaN current
+        self.short_rev = False      # the stage pushes 60 A into the car
+        self.t_open = False         # inlet temperature sensor open: 0 mV (-50 degC)
+        self.t_stale = False        # the stage stops sending its temperatures
+        self.imd_off = False        # the IMD reports "not measuring"
+        self.soc_bad = False        # the car reports SoC 255
+        self.ac_nan = False         # the inverter reports NaN AC power
         # observations
         self.opens = []          # (t, |i| at the opening command, emergency count after)
         self.closes = []         # (t, |v_inlet - v_link| at the closing command)
@@ -122,8 +133,30 @@ class SafetyRig(AveragedPlant):
         elif fault == "welded":
             self.welded = True
             self.kp = True
+        elif fault == "v_sensor":
+            self.v_sensor_bad = True
+        elif fault == "i_sensor":
+            self.i_nan = True
+        elif fault == "i_reverse":
+            self.short_rev = True
+            self.fault_onset = -1            # onset when the reverse current flows
+        elif fault == "t_sensor":
+            self.t_open = True
+        elif fault == "t_stale":
+            self.t_stale = True
+        elif fault == "imd_off":
+            self.imd_off = True
+            if not self._closed_path():
+                self.fault_onset = -1        # onset when the DC path closes (the IMD matters then)
+        elif fault == "soc_bad":
+            self.soc_bad = True
+        elif fault == "ac_sensor":
+            self.ac_nan = True
         else:
             raise ValueError(fault)
+
+    def _closed_path(self):
+        return self.out("K_DC_POS") == 1
 
     # ------------------------------------------------------------ simulation
     def run(self, ms, check=None):
@@ -222,11 +255,14 @@ class SafetyRig(AveragedPlant):
         u.i_limit_a = cmd.i_limit_a
         u.ac_relay = g["AC_OUT_RELAY"].level == 1
         self.step_power(now, u, self.car_closed, self.pack_v, PACK_R_OHM)
+        if self.short_rev and self.kp and self.kn and self.car_closed and u.ps_enable:
+            self.i = -SHORT_A                   # the stage pushes current into the car
         # what the stage may legitimately carry: the limit, falling no faster than 100 A/s
         self._env = max(cmd.i_limit_a, self._env - PS_RAMP_A_PER_MS)
         if self.fault_onset < 0 and self.injected is not None:
             f = self.injected
             if (f == "short" and self.i >= SHORT_A) or (f == "min_voltage" and self.car_closed) or (
+                    f == "i_reverse" and self.i <= -SHORT_A) or (f == "imd_off" and self._closed_path()) or (
                     f == "over_current" and self.i > self._env + L.OC_MARGIN_A):
                 self.fault_onset = now
                 self.onset_energised = self._energised()
@@ -242,11 +278,11 @@ class SafetyRig(AveragedPlant):
 
     def _write_inputs(self):
         h = self.hal
-        h.adc["V_INLET"].mv = self.v_inlet * 1000 / pins.ADC["V_INLET"][1]
+        h.adc["V_INLET"].mv = 3300 if self.v_sensor_bad else self.v_inlet * 1000 / pins.ADC["V_INLET"][1]
         h.adc["V_LINK"].mv = self.v_link * 1000 / pins.ADC["V_LINK"][1]
         h.adc["V_AC_OUT"].mv = self.v_ac * 1000 / pins.ADC["V_AC_OUT"][1]
-        h.adc["T_INLET"].mv = 500 + self.temp * 10
-        h.gpio["ESTOP"].level = 0 if self.estop else 1
+        h.adc["T_INLET"].mv = 0 if self.t_open else 500 + self.temp * 10
+        h.gpio["ESTOP"].level = 1 if self.estop else 0       # logical: 1 = E-stop asserted
         h.gpio["RCD_OK"].level = 0 if self.rcd_trip else 1
         h.gpio["K_DC_POS_AUX"].level = 1 if self.kp else 0
         h.gpio["K_DC_NEG_AUX"].level = 1 if self.kn else 0
@@ -256,13 +292,17 @@ class SafetyRig(AveragedPlant):
         m = self.app.m
         if not self.ps_dead:
             if now % PS_MSG_PERIOD_MS == 0:
-                m.ps_seen_ms = now
-            m.i_dc = self.i
-            m.p_ac = self.p_ac
+                m.ps_seen_ms = m.inv_seen_ms = now
+            if now % SLOW_MSG_PERIOD_MS == 5:
+                m.iso_seen_ms = m.ps_faults_seen_ms = now
+                if not self.t_stale:
+                    m.t_stage_seen_ms = now
+            m.i_dc = float("nan") if self.i_nan else self.i
+            m.p_ac = float("nan") if self.ac_nan else self.p_ac
             m.t_stage = self.temp
             m.ps_ready = self.ps_on_t >= 0 and now - self.ps_on_t >= PS_SOFT_START_MS
             m.ps_fault = False
-        m.iso_ohm = self.iso_ohm if self.plugged else -1
+        m.iso_ohm = self.iso_ohm if self.plugged and not self.imd_off else -1
         talking = self.link_up and self.plugged and not self.link_dead
         if talking and now % VEH_MSG_PERIOD_MS == 0:
             m.veh_seen_ms = now
@@ -272,7 +312,7 @@ class SafetyRig(AveragedPlant):
             m.veh_min_v = self.car_min_v
             m.veh_max_v = self.car_max_v
             m.veh_target_v = self.pack_v
-            m.veh_soc = int(self.soc)
+            m.veh_soc = 255 if self.soc_bad else int(self.soc)
             m.veh_closed = self.car_closed
         elif not self.link_up:
             m.veh_closed = self.car_closed

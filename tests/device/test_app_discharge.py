@@ -39,6 +39,13 @@ class Script:
             port.inject(ps.ID_PsIsolation, ps.encode(ps.ID_PsIsolation, {
                 "IsolationResistancePos": 1500, "IsolationResistanceNeg": 900,
                 "IsolationState": ps.IsolationState_Valid, "ImdSelfTestOk": 1, "ImdTestVoltage": 0}))
+            # every value has a maximum age: temperatures and fault words too
+            port.inject(ps.ID_PsTemperatures, ps.encode(ps.ID_PsTemperatures, {
+                "TempDcDcPrimary": 30, "TempDcDcSecondary": 30, "TempTransformer": 30,
+                "TempInverterBridge": 30, "TempAcFilter": 30, "TempPscMcu": 30, "FanDuty": 0}))
+            port.inject(ps.ID_PsFaults, ps.encode(ps.ID_PsFaults, {
+                "FaultWordDcDc": 0, "FaultWordInverter": 0, "FaultWordSource": 0,
+                "FaultCount": 0, "SafeState": 0}))
 
     def run(self, ms):
         end = self.clock.now_ms() + ms
@@ -47,6 +54,7 @@ class Script:
             if now % 10 == 0 and self.ps_alive:
                 self._frames(now)
             self.hal.adc["V_INLET"].mv = self.v_inlet * 1000 / pins.ADC["V_INLET"][1]
+            self.hal.adc["T_INLET"].mv = 750          # 25 degC (a TMP36 reading 0 mV is an open sensor)
             while self.app.next_wake_ms() <= now:
                 self.app.step()
             for f in self.hal.can["internal"].drain():
@@ -107,7 +115,7 @@ def test_core_requests_map_onto_the_session_and_the_supervisor():
     s.run(50)
     assert core.ok[ch.RQ_D2] == 1 and g["CHADEMO_D2"].level == 1
     # a trip (E-stop) drops d2 at the next control tick
-    g["ESTOP"].level = 0
+    g["ESTOP"].level = 1                          # logical: E-stop asserted
     s.app.estop_irq(s.clock.now_ms())
     s.run(20)
     assert g["CHADEMO_D2"].level == 0

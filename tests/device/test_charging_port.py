@@ -32,6 +32,15 @@ def _rig():
 
 def _tick(port, sess, sup, m, now, status=0):
     port.fill(m)
+    # the supervisor decides the lines from the port's requests (issue 8: they
+    # are Cmd fields); this stand-in grants what was asked
+    c = sup.cmd
+    w = port.want_lines
+    c.d1 = 1 if w & P.L_D1 else 0
+    c.d2 = 1 if w & P.L_D2 and c.d1 else 0
+    c.lock = 1 if w & P.L_LOCK else 0
+    c.cp_pwm_on = 1 if w & P.L_CP_PWM else 0
+    c.cp_state_f = 1 if w & P.L_CP_F else 0
     acts = sess.step(now, status, sup)
     port.update(now, status, sup, m, sess.state, acts, False)
     return acts
@@ -132,16 +141,24 @@ def test_a_start_while_the_protocol_ends_is_held_not_dropped():
 
 
 def test_d2_rises_only_with_d1_and_a_dead_inlet_and_falls_on_a_trip():
-    port, sess, sup, m = _rig()
+    # the rule is the supervisor's (issue 8: d1/d2 are Cmd fields); the port
+    # passes the request and reports the decision
+    port, sess, _sup, m = _rig()
+    sup = S.Supervisor()
     port.lines(P.L_D1 | P.L_D2)
-    m.v_inlet = 35.0
-    port.update(0, 0, sup, m, T.HANDSHAKE, 0, False)
+
+    def step(now, v):
+        m.v_inlet = v
+        sup.request(port.want_lines, port.cp_duty_pm)
+        sup.step(now, m, 0)
+        port.update(now, sup.status, sup, m, T.HANDSHAKE, 0, False)
+
+    step(0, 35.0)
     assert port.granted == P.L_D1
-    m.v_inlet = 5.0
-    port.update(10, 0, sup, m, T.HANDSHAKE, 0, False)
+    step(10, 5.0)
     assert port.granted == P.L_D1 | P.L_D2
-    m.v_inlet = 380.0                                   # the car closed: d2 stays
-    port.update(20, 0, sup, m, T.HANDSHAKE, 0, False)
+    step(20, 380.0)                                     # the car closed: d2 stays
     assert port.granted & P.L_D2
-    port.update(30, S.S_TRIP, sup, m, T.HANDSHAKE, 0, False)
+    m.estop_ok = False                                  # a trip
+    step(30, 380.0)
     assert not port.granted & P.L_D2 and port.tripped

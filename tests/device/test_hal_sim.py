@@ -10,7 +10,8 @@ def test_sim_hal_has_every_role_of_the_pin_map():
     hal = make_sim_hal()
     for role in pins.GPIO_OUT:
         assert hal.gpio[role].value() == 0, role   # outputs start de-energised
-    assert hal.gpio["ESTOP"].value() == 1           # E-stop loop healthy
+    assert hal.gpio["ESTOP"].value() == 0           # E-stop not asserted (logical level)
+    assert hal.gpio["ESTOP"].pin == 1               # ... the loop closed pulls the wire high
     for role in pins.ADC:
         assert hal.adc[role].read_mv() == 0
     assert set(hal.can) == set(pins.CAN)

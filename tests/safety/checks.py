@@ -75,6 +75,16 @@ class Checker:
             self.fail("current granted with isolation fault")
         if self._since("hot", p.temp >= L.T_STOP_C, now) > TICK and cmd.i_limit_a > 0:
             self.fail("current granted at %.1f degC" % p.temp)
+        # 4b. inputs that cannot be trusted: never a current grant on them
+        # (a stalled main loop cannot revoke a grant: the stall monitor's bound, check 6, applies)
+        untrusted = p.v_sensor_bad or p.i_nan or p.t_open or p.soc_bad or p.ac_nan or (p.imd_off and k)
+        if self._since("untrusted", untrusted and not p.stalled, now) > 2 * TICK and cmd.i_limit_a > 0:
+            self.fail("current granted on an untrusted input")
+        if self._since("t_stale", p.t_stale and not p.stalled, now) > L.SLOW_FRAME_MAX_AGE_MS + 2 * TICK \
+                and cmd.i_limit_a > 0:
+            self.fail("current granted on a stale temperature")
+        if self._since("rev", p.short_rev and p.i < -L.FUSE_RATING_A, now) > TICK and k:
+            self.fail("contactors still closed %d ms into a reverse short" % (now - self.since["rev"]))
         # 5. E-stop: safe at once (interrupt path)
         if p.estop and not safe:
             self.fail("output energised with the E-stop open")

@@ -14,7 +14,7 @@ def test_every_cell_passes():
     r = M.cached_matrix()
     bad = ["%s/%s: %s" % (c["fault"], c["state"], c["problems"]) for c in r["cells"] if not c["passed"]]
     assert not bad, bad
-    assert r["total"] == len(M.FAULTS) * 15 == 195
+    assert r["total"] == len(M.FAULTS) * 15 == 315
 
 
 def test_reaction_figures_within_stated_bounds():
@@ -71,9 +71,12 @@ def test_bench_provider():
         sys.path.pop(0)
     m = safety_bench.collect()
     for k, unit in (("safety.fault_matrix_passed", "count"), ("safety.fault_matrix_total", "count"),
-                    ("safety.worst_reaction_ms", "ms"), ("safety.estop_reaction_ms", "ms")):
+                    ("safety.worst_reaction_ms", "ms"), ("safety.estop_reaction_ms", "ms"),
+                    ("safety.stall_to_d2_off_ms", "ms"), ("safety.plausibility_faults", "count")):
         assert m[k]["unit"] == unit and isinstance(m[k]["value"], int)
     assert m["safety.fault_matrix_passed"]["value"] == m["safety.fault_matrix_total"]["value"]
+    assert 0 < m["safety.stall_to_d2_off_ms"]["value"] <= M.STALL_D2_BOUND_MS
+    assert m["safety.plausibility_faults"]["value"] >= 6
     out = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "safety_bench.py")],
                          capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0 and '"safety.worst_reaction_ms"' in out.stdout

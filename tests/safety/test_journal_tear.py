@@ -128,7 +128,7 @@ def _dtc_state(s):
 @settings(max_examples=5, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from((0, 0, 1, 1, 2, 3)), st.integers(0, 6)), min_size=1, max_size=12))
 def test_dtc_log_every_byte_tear(ops):
-    _sweep(_dtc_make, ops, _dtc_apply, _dtc_state, sector=512)
+    _sweep(_dtc_make, ops, _dtc_apply, _dtc_state, sector=2048)   # the full log must fit an erase unit twice
 
 
 class _CfgOwner:

@@ -14,7 +14,8 @@ from hil.rigs.safety import FAULTS, SafetyRig
 from tests.safety.checks import Checker
 
 CLEARABLE = ("estop", "isolation", "over_temp", "vehicle_link", "ps_link", "backfeed", "rcd",
-             "over_current", "short", "soc_floor", "min_voltage")
+             "over_current", "short", "soc_floor", "min_voltage",
+             "v_sensor", "i_sensor", "i_reverse", "t_sensor", "t_stale", "imd_off", "soc_bad", "ac_sensor")
 
 
 class RogueSession(Session):
@@ -143,6 +144,22 @@ class Discharge(RuleBasedStateMachine):
             p.soc = self.base_soc
         elif fault == "min_voltage":
             p.pack_v = self.base_pack
+        elif fault == "v_sensor":
+            p.v_sensor_bad = False
+        elif fault == "i_sensor":
+            p.i_nan = False
+        elif fault == "i_reverse":
+            p.short_rev = False
+        elif fault == "t_sensor":
+            p.t_open = False
+        elif fault == "t_stale":
+            p.t_stale = False
+        elif fault == "imd_off":
+            p.imd_off = False
+        elif fault == "soc_bad":
+            p.soc_bad = False
+        elif fault == "ac_sensor":
+            p.ac_nan = False
 
     @precondition(lambda self: self.p.welded)
     @rule()
