@@ -2,6 +2,7 @@
 
     v2xbox secc --iface veth-box [--protocols din,iso2,iso20dc] [--transport kernel] [--sessions N]
                 [--profile auto|NAME] [--loops N] [--timeout S]
+                [--tls --cert-dir DIR [--tls-verify-client] [--tls-min 1.2|1.3]]
 
 Runs the firmware SECC core (firmware/protocols/ccs/secc.py) with the kernel-socket
 transport and a simulated power stage / precharge source (firmware/protocols/ccs/port.py
@@ -9,6 +10,12 @@ SimPort), and prints one JSON line per finished session: protocol, car profile, 
 ordered requests answered (runs of [name, count]), loop counts, phase timings, energy,
 how it ended, and the SECC's request-in to response-out times for CurrentDemand.
 Exit 0 after N sessions, 1 on --timeout first, 2 on bad arguments.
+
+--tls opens a second, TLS listener (certificates from --cert-dir, laid out as
+host_tools/secc/pki.py writes them) that SDP advertises with security 0x00 to an EV asking
+for TLS; plain TCP stays for EVs that ask for it (DIN has no TLS), but ISO 15118-20 is then
+only selected on TLS connections, and TLS is 1.3 only when iso20dc is offered ([V2G20-2356]).
+Refused TLS handshakes are logged to stderr as {"tls_refused": reason} lines.
 """
 import json
 import signal
@@ -43,6 +50,14 @@ def add_parser(subparsers):
     p.add_argument("--tcp-port", type=int, default=0, help="TCP port (0: any free port)")
     p.add_argument("--timeout", type=float, default=0, help="give up after this many seconds (0: never)")
     p.add_argument("--load-w", type=float, default=3600.0, help="simulated AC load, W")
+    p.add_argument("--tls", action="store_true", help="also listen for TLS (SDP security 0x00); -20 only over TLS")
+    p.add_argument("--cert-dir", default=None, help="with --tls: secc_chain.pem, secc.key.pem, v2g_root.pem")
+    p.add_argument("--tls-verify-client", action="store_true",
+                   help="with --tls: require a client certificate chaining to --tls-client-ca (mutual auth)")
+    p.add_argument("--tls-client-ca", default=None,
+                   help="with --tls-verify-client: CA file for the EV's chain (default: DIR/v2g_root.pem; -20: the OEM root)")
+    p.add_argument("--tls-min", choices=("auto", "1.2", "1.3"), default="auto",
+                   help="lowest TLS version (auto: 1.3 when iso20dc is offered, else 1.2)")
     p.set_defaults(func=run)
     return p
 
@@ -102,16 +117,33 @@ def run(args):
         print("v2xbox secc: the raw transport (issue 10's own IPv6 stack) is not available in this build",
               file=sys.stderr)
         return 2
-    from host_tools.secc.kernel_transport import KernelTransport
+    from host_tools.secc.kernel_transport import KernelTransport, server_context
     import os
+    import ssl
+    ctx = None
+    if args.tls or args.cert_dir:
+        if not (args.tls and args.cert_dir):
+            print("v2xbox secc: --tls and --cert-dir go together", file=sys.stderr)
+            return 2
+        tls_min = args.tls_min if args.tls_min != "auto" else ("1.3" if "iso20dc" in protos else "1.2")
+        if "iso20dc" in protos and tls_min != "1.3":
+            print("v2xbox secc: ISO 15118-20 needs TLS 1.3 ([V2G20-2356]); --tls-min %s refused" % tls_min,
+                  file=sys.stderr)
+            return 2
+        try:
+            ctx = server_context(args.cert_dir, tls_min, args.tls_verify_client, args.tls_client_ca)
+        except (OSError, ssl.SSLError, ValueError) as e:
+            print("v2xbox secc: cannot load TLS certificates from %s: %s" % (args.cert_dir, e), file=sys.stderr)
+            return 2
     try:
-        t = KernelTransport(args.iface, args.tcp_port)
+        t = KernelTransport(args.iface, args.tcp_port, tls_context=ctx)
     except OSError as e:
         print("v2xbox secc: interface %s: %s" % (args.iface, e), file=sys.stderr)
         return 2
     port = P.SimPort(load_w=args.load_w)
     cfg = {"protocols": protos, "ev_priority": args.ev_priority, "profile": args.profile,
-           "stop_after_loops": args.loops, "soc_floor": args.soc_floor, "j2847": args.j2847, "iso20_control": args.iso20_control, "session_id_fn": lambda: os.urandom(8)}
+           "stop_after_loops": args.loops, "soc_floor": args.soc_floor, "j2847": args.j2847, "iso20_control": args.iso20_control, "session_id_fn": lambda: os.urandom(8),
+           "iso20_tls_only": ctx is not None}
     tt = TimedTransport(t)
     secc = Secc(tt, port, cfg)
     tt.label = secc.last_request
@@ -124,15 +156,22 @@ def run(args):
     except OSError as e:
         print("v2xbox secc: cannot open the transport on %s: %s" % (args.iface, e), file=sys.stderr)
         return 2
-    print(json.dumps({"listening": args.iface, "tcp_port": t.tcp_port}), file=sys.stderr, flush=True)
+    print(json.dumps({"listening": args.iface, "tcp_port": t.tcp_port,
+                      "tls_port": t.tls_port if ctx is not None else None}), file=sys.stderr, flush=True)
+    n_refused = 0
     done = 0
     rc = 0
     try:
         while not stopping:
             now = (clock() - t0) * 1000.0
             secc.step(now)
+            while len(t.tls_failures) > n_refused:
+                print(json.dumps({"tls_refused": t.tls_failures[n_refused]}), file=sys.stderr, flush=True)
+                n_refused += 1
             while len(secc.records) > done:
                 rec = dict(secc.records[done])
+                if rec.get("tls") and t.tls_sessions:     # one V2G connection at a time: the latest handshake
+                    rec["tls_version"], rec["tls_cipher"] = t.tls_sessions[-1][1], t.tls_sessions[-1][2]
                 cd = [ms for name, ms in tt.times if name in ("CurrentDemandReq", "DC_ChargeLoopReq")]
                 rec["currentdemand_response_ms_p50"] = _pct(cd, 0.5)
                 rec["currentdemand_response_ms_p99"] = _pct(cd, 0.99)

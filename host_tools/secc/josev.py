@@ -34,14 +34,42 @@ def run_din_session(workdir=None, loops=12, secc_args=(), timeout_s=75):
     return run_session("din", workdir, loops, secc_args, timeout_s)
 
 
-def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, services=None):
+def josev_pki(workdir, secc_cert_dir, profile="iso20"):
+    """Josev's EVCC PKI layout (iso15118/shared/security.py CertPath/KeyPath, under PKI_PATH):
+    the V2G root that signed the SECC chain in `secc_cert_dir`, and an OEM chain + key of its own
+    (Josev's EVCC presents it when ENABLE_TLS_1_3). Returns PKI_PATH."""
+    import shutil
+    from host_tools.secc import pki
+    root = os.path.join(workdir, "josev-pki")
+    certs = os.path.join(root, "iso15118_2", "certs")
+    keys = os.path.join(root, "iso15118_2", "private_keys")
+    os.makedirs(certs, exist_ok=True)
+    os.makedirs(keys, exist_ok=True)
+    oem = pki.make_pki(os.path.join(workdir, "oem"), profile, leaf_cn="EVCC josev", root_cn="OEM Root CA (test)")
+    shutil.copy(os.path.join(secc_cert_dir, pki.FILES["root"]), os.path.join(certs, "v2gRootCACert.pem"))
+    shutil.copy(oem["chain"], os.path.join(certs, "oemCertChain.pem"))
+    shutil.copy(oem["root"], os.path.join(certs, "oemRootCACert.pem"))
+    shutil.copy(oem["leaf_key"], os.path.join(keys, "oemLeaf.key"))
+    with open(os.path.join(keys, "oemLeafPassword.txt"), "w") as f:
+        f.write("\n")      # the test key is not encrypted
+    return root + "/"
+
+
+def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, services=None, tls_cert_dir=None):
     """One Josev DC session (proto: din or iso2) against v2xbox secc offering only that protocol.
+    tls_cert_dir: run over TLS (Josev ENABLE_TLS_1_3, useTls) with the SECC's chain from there.
     Returns (session record, Josev log text)."""
     check_env()
     workdir = workdir or tempfile.mkdtemp(prefix="v2x-josev-")
     secc_args = ("--protocols", proto) + tuple(secc_args)
     cfg = {"supportedProtocols": [JOSEV_PROTOCOLS[proto]], "energyTransferMode": "DC_extended",
            "isCertInstallNeeded": False, "useTls": False, "chargeLoopCycle": loops, "sdpRetryCycles": 1}
+    tls_env = {}
+    if tls_cert_dir is not None:
+        cfg["useTls"] = True
+        cfg["enforceTls"] = True
+        tls_env = {"ENABLE_TLS_1_3": "true", "PKI_PATH": josev_pki(workdir, tls_cert_dir)}
+        secc_args = secc_args + ("--tls", "--cert-dir", tls_cert_dir)
     if services:
         cfg["supportedEnergyServices"] = list(services)
     cfg_path = os.path.join(workdir, "evcc.json")
@@ -55,7 +83,7 @@ def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, servi
         if "listening" not in line:
             raise InteropError("SECC did not start: " + line + box.stderr.read())
         env = dict(os.environ, PYTHONUNBUFFERED="1", NETWORK_INTERFACE=ns.ev_if, LOG_LEVEL="INFO", MESSAGE_LOG_JSON="false",
-                   MESSAGE_LOG_EXI="false")
+                   MESSAGE_LOG_EXI="false", **tls_env)
         with open(log_path, "w") as f:
             ev = ns.popen_ev([JOSEV_PY, JOSEV_EV, cfg_path], stdout=f,
                              stderr=subprocess.STDOUT, env=env, cwd=workdir)

@@ -4,12 +4,22 @@ CPython only. UDP 15118 joined to ff02::1 on one interface for SDP, a TCP listen
 the interface's link-local address; everything non-blocking, polled by the SECC loop.
 Binding to the device (SO_BINDTODEVICE) needs root or CAP_NET_RAW; without it the
 sockets still work, filtered by the interface's scope id.
+
+TLS (ISO 15118-20 needs TLS 1.3; ISO 15118-2 uses TLS 1.2): pass an `ssl.SSLContext`
+(server side, see `server_context`) as `tls_context` and the transport opens a second
+TCP listener for TLS next to the plain one. `tls_endpoint()` gives its (address, port)
+for the SDP response with security 0x00; `is_secure(conn_id)` tells the SECC which
+connections are TLS. A TLS connection is reported as "connected" only after its
+handshake completed; a failed or stalled handshake (wrong version, unknown CA, a
+client certificate that does not verify, timeout) never reaches the SECC: the socket
+is closed and the reason is appended to `tls_failures` (the CLI logs it).
 """
 import errno
 import os
 import random
 import select
 import socket
+import ssl
 import struct
 import time
 
@@ -19,6 +29,7 @@ DYN_PORT_MAX = 65535
 ALL_NODES = "ff02::1"
 _IFA_F_TENTATIVE = 0x40
 _IFA_F_DADFAILED = 0x08
+TLS_HANDSHAKE_TIMEOUT_S = 5.0
 
 
 def link_local(iface):
@@ -52,8 +63,15 @@ def wait_link_local(iface, timeout_s=5.0):
 
 
 class KernelTransport:
-    def __init__(self, iface, tcp_port=0, bind_device=True):
+    def __init__(self, iface, tcp_port=0, bind_device=True, tls_context=None, tls_port=0):
         self.iface = iface
+        self.tls_context = tls_context
+        self.tls_port = tls_port
+        self.tls_lsock = None
+        self.handshaking = {}    # ssl socket -> (deadline, peer)
+        self.secure = set()      # conn ids on TLS
+        self.tls_failures = []   # reason strings of refused TLS connections
+        self.tls_sessions = []   # (conn id, TLS version, cipher name) of completed handshakes
         self.ifindex = socket.if_nametoindex(iface)
         self.tcp_port = tcp_port
         self.bind_device = bind_device
@@ -82,11 +100,18 @@ class KernelTransport:
         u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
         u.setblocking(False)
         self.udp = u
+        self.lsock = self._listen(addr_s, self.tcp_port)
+        self.tcp_port = self.lsock.getsockname()[1]
+        if self.tls_context is not None:
+            self.tls_lsock = self._listen(addr_s, self.tls_port)
+            self.tls_port = self.tls_lsock.getsockname()[1]
+
+    def _listen(self, addr_s, port):
         ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._bind_dev(ls)
-        if self.tcp_port:
-            ls.bind((addr_s, self.tcp_port, 0, self.ifindex))
+        if port:
+            ls.bind((addr_s, port, 0, self.ifindex))
         else:
             # SDP advertises a port of the dynamic range 49152-65535 (ISO 15118-2 / DIN SDP;
             # Josev's EVCC rejects an SDP response with any other port: shared/messages/sdp.py)
@@ -101,8 +126,7 @@ class KernelTransport:
                 raise OSError(errno.EADDRINUSE, "no free TCP port in 49152-65535")
         ls.listen(2)
         ls.setblocking(False)
-        self.lsock = ls
-        self.tcp_port = ls.getsockname()[1]
+        return ls
 
     def _bind_dev(self, s):
         if self.bind_device:
@@ -113,6 +137,15 @@ class KernelTransport:
 
     def local_endpoint(self):
         return self.addr, self.tcp_port
+
+    def tls_endpoint(self):
+        """(address, TLS port) when TLS is on, else None (optional part of the contract)."""
+        if self.tls_lsock is None:
+            return None
+        return self.addr, self.tls_port
+
+    def is_secure(self, conn_id):
+        return conn_id in self.secure
 
     def poll(self, now):
         ev = self._events
@@ -134,12 +167,9 @@ class KernelTransport:
                 s, _peer = self.lsock.accept()
             except (BlockingIOError, InterruptedError):
                 break
-            s.setblocking(False)
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            cid = self._next
-            self._next += 1
-            self.conns[cid] = [s, bytearray()]
-            ev.append(("connected", cid))
+            ev.append(("connected", self._add(s)))
+        if self.tls_lsock is not None:
+            self._tls_poll(ev)
         for cid in list(self.conns):
             s = self.conns[cid][0]
             while True:
@@ -147,9 +177,16 @@ class KernelTransport:
                     data = s.recv(65536)
                 except (BlockingIOError, InterruptedError):
                     break
-                except ConnectionResetError:
+                except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    break
+                except ssl.SSLZeroReturnError:
                     self._drop(cid)
-                    ev.append(("closed", cid, "reset"))
+                    ev.append(("closed", cid, "peer"))
+                    break
+                except OSError as e:      # reset, or a TLS record error (ssl.SSLError)
+                    self._drop(cid)
+                    ev.append(("closed", cid, "reset" if isinstance(e, ConnectionResetError)
+                               else "tls: %s" % (getattr(e, "reason", None) or e)))
                     break
                 if not data:
                     self._drop(cid)
@@ -179,7 +216,7 @@ class KernelTransport:
         while out:
             try:
                 n = s.send(out)
-            except (BlockingIOError, InterruptedError):
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                 return
             except OSError:
                 self._drop(cid)
@@ -200,7 +237,51 @@ class KernelTransport:
             self._drop(conn_id)
             self._events.append(("closed", conn_id, "local"))
 
+    def _add(self, s):
+        s.setblocking(False)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        cid = self._next
+        self._next += 1
+        self.conns[cid] = [s, bytearray()]
+        return cid
+
+    def _tls_poll(self, ev):
+        while True:
+            try:
+                s, peer = self.tls_lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            s.setblocking(False)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            ts = self.tls_context.wrap_socket(s, server_side=True, do_handshake_on_connect=False)
+            self.handshaking[ts] = (time.monotonic() + TLS_HANDSHAKE_TIMEOUT_S, peer[0])
+        for ts in list(self.handshaking):
+            deadline, peer = self.handshaking[ts]
+            try:
+                ts.do_handshake()
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                if time.monotonic() > deadline:
+                    self._tls_refuse(ts, peer, "handshake timeout")
+                continue
+            except (ssl.SSLError, OSError) as e:
+                self._tls_refuse(ts, peer, getattr(e, "reason", None) or str(e) or type(e).__name__)
+                continue
+            del self.handshaking[ts]
+            cid = self._add(ts)
+            self.secure.add(cid)
+            self.tls_sessions.append((cid, ts.version(), (ts.cipher() or ("?",))[0]))
+            ev.append(("connected", cid))
+
+    def _tls_refuse(self, ts, peer, reason):
+        self.handshaking.pop(ts, None)
+        self.tls_failures.append("TLS handshake with %s refused: %s" % (peer, reason))
+        try:
+            ts.close()
+        except OSError:
+            pass
+
     def _drop(self, cid):
+        self.secure.discard(cid)
         c = self.conns.pop(cid, None)
         if c is not None:
             try:
@@ -216,7 +297,8 @@ class KernelTransport:
     # ------------------------------------------------------------ host helpers
     def wait(self, timeout_s):
         """Block until a socket is readable or timeout_s passes (the CLI's idle wait)."""
-        socks = [s for s in (self.udp, self.lsock) if s is not None] + [c[0] for c in self.conns.values()]
+        socks = ([s for s in (self.udp, self.lsock, self.tls_lsock) if s is not None] + [c[0] for c in self.conns.values()]
+                 + list(self.handshaking))
         if not socks or timeout_s <= 0:
             return
         try:
@@ -227,11 +309,33 @@ class KernelTransport:
     def shutdown(self):
         for cid in list(self.conns):
             self._drop(cid)
-        for s in (self.udp, self.lsock):
+        for ts in list(self.handshaking):
+            ts.close()
+        self.handshaking = {}
+        for s in (self.udp, self.lsock, self.tls_lsock):
             if s is not None:
                 s.close()
-        self.udp = self.lsock = None
+        self.udp = self.lsock = self.tls_lsock = None
 
 
 def have_root():
     return os.geteuid() == 0
+
+
+def server_context(cert_dir, min_version="1.3", verify_client=False, client_ca=None):
+    """Server-side SSLContext from a `--cert-dir` laid out like host_tools/secc/pki.py makes it:
+    secc_chain.pem (leaf + sub-CAs), secc.key.pem, and v2g_root.pem (client CA, mutual auth only,
+    unless `client_ca` names another file: in -20 the EVCC's chain ends at an OEM root).
+    min_version "1.3" for ISO 15118-20 (TLS 1.3 only: [V2G20-2356], reference sheet §8), "1.2" for -2.
+    Raises OSError/ssl.SSLError/ValueError on a bad directory, version or key."""
+    import os.path
+    if min_version not in ("1.2", "1.3"):
+        raise ValueError("TLS version %r (1.2 or 1.3)" % (min_version,))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3 if min_version == "1.3" else ssl.TLSVersion.TLSv1_2
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    ctx.load_cert_chain(os.path.join(cert_dir, "secc_chain.pem"), os.path.join(cert_dir, "secc.key.pem"))
+    if verify_client:
+        ctx.load_verify_locations(client_ca or os.path.join(cert_dir, "v2g_root.pem"))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx

@@ -70,3 +70,21 @@ def test_josev_evcc_completes_an_iso15118_20_dc_session(tmp_path, service, contr
     assert "SessionStopRes received" in log and "Reason: Communication session terminated" in log, log[-3000:]
     assert "FAILED" not in log
     assert "Selected Control Mode: %d" % (2 if control == "dynamic" else 1) in log
+
+
+def test_josev_evcc_completes_an_iso15118_20_dc_bpt_session_over_tls13(tmp_path):
+    """-20 DC_BPT over TLS 1.3 ([V2G20-2356]): Josev's EVCC with ENABLE_TLS_1_3, useTls and enforceTls,
+    trusting only the V2G root of the test PKI (secp521r1 / ECDSA-SHA512) that signed the box's chain."""
+    from host_tools.secc import pki
+    pki.make_pki(str(tmp_path / "secc"), "iso20")
+    t0 = time.monotonic()
+    rec, log = josev.run_session("iso20dc", str(tmp_path), loops=12, services=["DC_BPT"],
+                                 secc_args=("--soc-floor", "0"), tls_cert_dir=str(tmp_path / "secc"))
+    assert time.monotonic() - t0 < 70
+    assert rec["tls"] is True and rec["tls_version"] == "TLSv1.3", rec
+    assert [n for n, _c in rec["requests"]] == ISO20_ORDER, rec
+    assert rec["current_demand_loops"] >= 10
+    assert rec["ended"] == "session stop", rec
+    assert "Security: TLS" in log and "Starting TLS client" in log, log[:3000]
+    assert "SessionStopRes received" in log and "Reason: Communication session terminated" in log, log[-3000:]
+    assert "FAILED" not in log

@@ -64,7 +64,11 @@ class Secc:
     def open(self, now):
         self.t.open(now)
         addr, port = self.t.local_endpoint()
-        self.sdp = sdp.SdpServer(addr, port)
+        # a transport with TLS (optional contract part) advertises its TLS port with security 0x00
+        # to an EV that asks for TLS (sdp.py; ISO 15118-2 §7.10.1)
+        tls = getattr(self.t, "tls_endpoint", None)
+        tls = tls() if tls is not None else None
+        self.sdp = sdp.SdpServer(addr, port, tls[1] if tls is not None else None)
 
     # ------------------------------------------------------------ main loop
     def step(self, now):
@@ -166,7 +170,12 @@ class Secc:
             except (EXIError, KeyError, TypeError) as e:
                 self._close(c, "bad supportedAppProtocolReq: %s" % e, now)
                 return
-            res, proto, offered = sap.select(req, self.order, self.ev_priority)
+            order = self.order
+            if self.cfg.get("iso20_tls_only") and not self._secure(c):
+                # ISO 15118-20 only over TLS 1.3: the SECC must not select it on plain TCP
+                # ([V2G20-2356], reference sheet §8); the transport's TLS context enforces 1.3
+                order = tuple(p for p in order if not p.startswith("iso20"))
+            res, proto, offered = sap.select(req, order, self.ev_priority)
             c.offered = offered
             self._send_exi(c, "app", res, now)
             if proto is None:
@@ -200,6 +209,10 @@ class Secc:
         if core.ended and c.ended_at is None:
             c.ended_at = now
             self._record(c, core.end_reason, now)
+
+    def _secure(self, c):
+        f = getattr(self.t, "is_secure", None)
+        return f is not None and f(c.cid)
 
     def _override(self, prof):
         """Site settings over the car profile (cfg "soc_floor")."""
@@ -246,7 +259,7 @@ class Secc:
             return
         core = c.core
         self._n += 1
-        rec = {"session": self._n, "protocol": c.proto, "offered": c.offered,
+        rec = {"session": self._n, "protocol": c.proto, "offered": c.offered, "tls": self._secure(c),
                "profile": core.profile["name"] if core is not None else None,
                "ended": core.end_reason if core is not None and core.end_reason else reason,
                "stop_requested": core.stop_requested if core is not None else "",
