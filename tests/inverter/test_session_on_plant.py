@@ -87,7 +87,7 @@ def test_v2h_needs_the_transfer_interlock(interlock):
     for k, v in (("profile", "120/240V split phase"), ("mode", "V2H")):
         ok, why = b.app.power.safety.set_config(k, v)
         assert ok, why
-    b.app.power.ps.v2h_interlock = interlock
+    b.plant.v2h_interlock = interlock               # the transfer switch's contact (pin V2H_INTERLOCK)
     b.run(100)
     b.plug()
     b.run(50)
@@ -109,7 +109,7 @@ def test_v2h_refuses_a_live_inlet():
     b.boot()
     for k, v in (("profile", "120/240V split phase"), ("mode", "V2H")):
         assert b.app.power.safety.set_config(k, v)[0]
-    b.app.power.ps.v2h_interlock = True
+    b.plant.v2h_interlock = True
     b.plant.backfeed_v = 240.0                         # the grid is on the inlet
     b.run(100)
     b.plug()
