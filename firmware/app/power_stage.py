@@ -33,9 +33,8 @@ class PowerStageLink:
         self.config = config
         prof = config.profile if config is not None else isv.PROFILE_230_50
         self.inv = isv.Supervisory(prof, isv.PROFILE_MAX_W[prof], sup.soc_floor_pct)
-        # V2H: the transfer-interlock input (the board pin is the safety HAL's
-        # to add; until then the caller sets this) and why the inverter refuses
-        self.v2h_interlock = False
+        # V2H: the transfer interlock is the safety io's input (pins
+        # V2H_INTERLOCK, Meas.v2h_interlock with its age); why the inverter refuses
         self.refusal = ""
         self.m = m
         self.session = session
@@ -161,7 +160,7 @@ class PowerStageLink:
         if on and self.sup.mode == sv.MODE_V2H and not c.ac_relay:
             # never start into a live generator inlet, only with the transfer
             # interlock made; the supervisor's backfeed rule stays in force too
-            ok, why = isv.v2h_permit(m.v_ac, self.v2h_interlock)
+            ok, why = isv.v2h_permit(m.v_ac, self.sup.interlock_made(now, m))
             self.refusal = why          # the last reason, kept for the status
             if not ok:
                 on = False
@@ -175,6 +174,13 @@ class PowerStageLink:
         s.car_limits(m.veh_max_i if m.veh_max_i > 0 else 0.0, m.veh_max_p if m.veh_max_p > 0 else 0.0,
                      m.veh_min_v if m.veh_min_v > 0 else 0.0, m.veh_soc)
         s.tick(now, on and c.ac_relay)
+        # J1772 outlet mode (V2V with a rated outlet): the offer goes to the
+        # supervisor, which alone drives the outlet's pilot
+        if self.sup.mode == sv.MODE_V2V and s.cable_a > 0:
+            o_on, o_duty, o_f = s.outlet_offer()
+            self.sup.request_outlet(o_on, o_duty, o_f)
+        else:
+            self.sup.request_outlet(False, 0, True)
         vn = isv.PROFILE_V[s.profile]
         v["AcVoltageSetpoint"] = s.v_set if on and s.v_set > 0 else (vn if on else 0)
         v["AcFrequencySetpoint"] = isv.PROFILE_HZ[s.profile]

@@ -80,7 +80,7 @@ class SafetyApp:
 
     # ------------------------------------------------------------ main loop task
     def tick(self, now):
-        self.io.read(self.m)
+        self.io.read(self.m, now)
         port = self.session.port
         if port is not None:
             # the protocol's line requests (port.L_* == supervisor.P_*): asked, not driven

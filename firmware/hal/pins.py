@@ -19,6 +19,7 @@ GPIO_OUT = {
     "PLC_RESET": ("E3", False),      # Green PHY modem reset (active low)
     "CHADEMO_D1": ("D12", True),     # CHAdeMO charge sequence signal 1 (pin 2) relay
     "CHADEMO_D2": ("D13", True),     # CHAdeMO charge sequence signal 2 (pin 10) relay: car may close
+    "RCD_TEST": ("D14", True),       # RCD self-test: injects the test residual current (V2V check)
 }
 
 GPIO_IN = {
@@ -30,6 +31,9 @@ GPIO_IN = {
     "PLC_IRQ": ("E9", False),
     "CHADEMO_K": ("E10", True),      # CHAdeMO charge permission (car's k switch, pin 4 / j)
     "CHADEMO_PROX": ("E11", True),   # CHAdeMO connector proximity (pin 7): plug present
+    # V2H: the transfer switch's auxiliary contact, made (1) only when the home
+    # is disconnected from the utility (the box may feed the generator inlet)
+    "V2H_INTERLOCK": ("E12", True),
 }
 
 ADC = {
@@ -44,6 +48,7 @@ ADC = {
 
 PWM = {
     "CP_PWM": ("A8", 1),             # control pilot oscillator, TIM1 CH1
+    "OUTLET_CP_PWM": ("A9", 2),      # J1772 AC outlet's own control pilot (V2V outlet mode), TIM1 CH2
 }
 
 CAN = {

@@ -78,6 +78,8 @@ FAULT_DTC = (
     code("U", 0x1A02),   # vehicle data implausible
     code("P", 0x1A16),   # AC output sensor implausible
     code("P", 0x1A17),   # flash storage error
+    code("P", 0x1A18),   # RCD self-test failed (V2V)
+    code("P", 0x1A19),   # V2H transfer interlock stale / opened under load
 )
 DTC_EMERGENCY_OPEN = code("P", 0x1A10)   # contactor opened above I_BREAK_MAX_A
 DTC_SESSION_FAIL = code("P", 0x1A11)     # session timeout / protocol failure

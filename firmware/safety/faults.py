@@ -31,7 +31,10 @@ F_IMD = const(20)             # IMD not measuring, NaN or stale while the DC pat
 F_VEH_DATA = const(21)        # vehicle value implausible (SoC 255/101/-1 while closed, NaN limits)
 F_AC_SENSOR = const(22)       # AC output voltage/power NaN or outside its range
 F_STORAGE = const(23)         # flash program/erase failed (contained; the DTC stays in RAM)
-N_FAULTS = const(24)
+# ---- AC output preconditions (issue 12, V2V / V2H)
+F_RCD_TEST = const(24)        # V2V: the RCD did not trip on its test current in time, or did not re-arm
+F_V2H_INTERLOCK = const(25)   # V2H: transfer-interlock input stale, or opened under an energised output
+N_FAULTS = const(26)
 
 # input classes guarded by a plausibility/freshness fault (bench: safety.plausibility_faults)
 PLAUSIBILITY = (F_V_SENSOR, F_I_SENSOR, F_T_SENSOR, F_IMD, F_VEH_DATA, F_AC_SENSOR)
@@ -79,6 +82,9 @@ FAULTS = (
     ("veh_data", R_STOP, 0, C_UNPLUG, 0),
     ("ac_sensor", R_STOP, 1, C_AUTO, 0),
     ("storage", R_STOP, 0, C_AUTO, 0),
+    # an RCD that fails its own self-test is a broken protective device: service
+    ("rcd_test", R_STOP, 1, C_SERVICE, 0),
+    ("v2h_interlock", R_STOP, 1, C_AUTO, 0),
 )
 
 

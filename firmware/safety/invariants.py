@@ -24,10 +24,12 @@ V_BOND_UNDER_LOAD = const(9)   # N-PE bond switched with the AC output energised
 V_SEQUENCE = const(10)         # power stage without contactors, precharge with contactors closed
 V_FAULT_ENERGISED = const(11)  # new energisation while a stop-class fault is latched
 V_SIGNAL = const(12)           # d1/d2/pilot/lock outside their rules
+V_AC_MODE = const(13)          # V2V relay without a passed RCD self-test, V2H without the interlock
+V_OUTLET_PILOT = const(14)     # the AC outlet's pilot outside its rules (V2V only, F on trip)
 
 NAMES = ("ok", "close_mismatch", "open_under_load", "current_limit", "soc_or_vmin",
          "isolation", "estop", "ac_conditions", "ac_backfeed", "bond_under_load",
-         "sequence", "fault_energised", "signal")
+         "sequence", "fault_energised", "signal", "ac_mode", "outlet_pilot")
 
 D2_MAX_INLET_V = 20   # chademo-can.md s6 step 7 (same as supervisor.D2_MAX_INLET_V)
 
@@ -61,6 +63,35 @@ def _signals(sup, m, prev_sig):
         return V_SIGNAL
     if lock and not c.lock and (c.k_pos or not m.v_inlet < L.V_SAFE_V):
         return V_SIGNAL
+    return OK
+
+
+def _ac_mode(sup, m, prev_ac):
+    """Issue 12: V2V closes the AC relay only after the RCD self-test passed
+    (and never injects the test current into a closed output); V2H keeps it
+    closed only with a made transfer interlock, read within its max age."""
+    c = sup.cmd
+    if c.rcd_test and (c.ac_relay or not m.estop_ok or fl.reaction_of(sup.faults) >= fl.R_TRIP):
+        return V_AC_MODE
+    if not c.ac_relay:
+        return OK
+    if sup.mode == 1 and not prev_ac and not sup.rcd_tested:
+        return V_AC_MODE
+    if sup.mode == 2:
+        age = sup.last_step_ms - m.v2h_interlock_ms
+        if not (m.v2h_interlock and m.v2h_interlock_ms >= 0 and 0 <= age <= L.V2H_INTERLOCK_MAX_AGE_MS):
+            return V_AC_MODE
+    return OK
+
+
+def _outlet_pilot(sup, m):
+    c = sup.cmd
+    if c.outlet_cp_pwm_on:
+        if c.outlet_cp_state_f or sup.mode != 1 or not 80 <= c.outlet_cp_duty_pm <= 970:
+            return V_OUTLET_PILOT
+    if (not m.estop_ok or fl.reaction_of(sup.faults) >= fl.R_STOP) and \
+            (c.outlet_cp_pwm_on or not c.outlet_cp_state_f):
+        return V_OUTLET_PILOT
     return OK
 
 
@@ -106,4 +137,7 @@ def check(sup, m, prev_k, prev_ac, prev_bond, opened, prev_sig=(0, 0, 0)):
     if fl.reaction_of(sup.faults) >= fl.R_STOP:
         if (c.k_pos and not prev_k) or (c.ac_relay and not prev_ac) or c.k_pre or c.i_limit_a > 0:
             return V_FAULT_ENERGISED
+    v = _ac_mode(sup, m, prev_ac) or _outlet_pilot(sup, m)
+    if v:
+        return v
     return _signals(sup, m, prev_sig)

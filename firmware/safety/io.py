@@ -27,6 +27,7 @@ _OUT = (
     ("CHADEMO_D1", "d1"),
     ("CHADEMO_D2", "d2"),
     ("LOCK_MOTOR", "lock"),
+    ("RCD_TEST", "rcd_test"),
 )
 CP_FREQ_HZ = const(1000)   # control pilot oscillator (IEC 61851-1 / SAE J1772)
 
@@ -43,6 +44,9 @@ class SafetyIo:
         self._aux_n = g["K_DC_NEG_AUX"]
         self._cp = hal.pwm["CP_PWM"]
         self._cp_set = -1          # duty last written to the pilot oscillator
+        self._ilk = g["V2H_INTERLOCK"]
+        self._ocp = hal.pwm["OUTLET_CP_PWM"]
+        self._ocp_set = -1         # duty last written to the outlet's pilot
         a = hal.adc
         self._v_inlet = (a["V_INLET"], pins.ADC["V_INLET"][1] / 1000)
         self._v_link = (a["V_LINK"], pins.ADC["V_LINK"][1] / 1000)
@@ -51,8 +55,9 @@ class SafetyIo:
         self.wdt_feeds = 0
 
 
-    def read(self, m):
-        """Fill the locally measured fields of `m`."""
+    def read(self, m, now=-1):
+        """Fill the locally measured fields of `m` (`now`: the time of the
+        reading, for the inputs the supervisor ages; -1 leaves them unaged)."""
         m.v_inlet = self._v_inlet[0].read_mv() * self._v_inlet[1]
         m.v_link = self._v_link[0].read_mv() * self._v_link[1]
         m.v_ac = self._v_ac[0].read_mv() * self._v_ac[1]
@@ -61,6 +66,9 @@ class SafetyIo:
         m.rcd_ok = self._rcd.value() == 1
         m.aux_pos = self._aux_p.value() == 1
         m.aux_neg = self._aux_n.value() == 1
+        m.v2h_interlock = self._ilk.value() == 1
+        if now >= 0:
+            m.v2h_interlock_ms = now
 
     def apply(self, feed=True):
         """Drive every output role from sup.cmd; feed the watchdog only from
@@ -73,6 +81,10 @@ class SafetyIo:
         if duty != self._cp_set:
             self._cp.set(CP_FREQ_HZ, duty)
             self._cp_set = duty
+        duty = 0 if c.outlet_cp_state_f else (c.outlet_cp_duty_pm if c.outlet_cp_pwm_on else 1000)
+        if duty != self._ocp_set:
+            self._ocp.set(CP_FREQ_HZ, duty)
+            self._ocp_set = duty
         if feed:
             self.hal.wdt.feed()
             self.wdt_feeds += 1

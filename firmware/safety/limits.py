@@ -109,3 +109,13 @@ SLOW_FRAME_MAX_AGE_MS = const(300)
 # every output is off (team, to be measured on the target: a 32 KiB F767
 # sector and a 128 KiB H743 sector erase in well under this; see docs).
 FLASH_ERASE_MAX_MS = const(2000)
+
+# ---------------------------------------------------------------- AC output preconditions (issue 12)
+# V2H transfer-interlock input: read by the safety io every supervisor step;
+# a reading older than this is not trusted (three missed steps).
+V2H_INTERLOCK_MAX_AGE_MS = const(30)
+# V2V RCD self-test: a 30 mA RCD must trip at its rated residual current within
+# 300 ms (IEC 61008-1 / IEC 61009-1 break time at I_delta_n); it re-arms once the
+# test current is removed (team: electronic RCM module, re-arm < 200 ms).
+RCD_TRIP_MAX_MS = const(300)
+RCD_REARM_MAX_MS = const(200)

@@ -87,6 +87,15 @@ OPEN_AFTER_CUT = const(2)
 # (team: pull-in/drop-out of a 500 V DC contactor is a few tens of ms).
 AUX_AGREE_MS = const(100)
 
+# V2V RCD self-test phases (issue 12 item 4): before every closing of the AC
+# relay in V2V mode the supervisor injects the test residual current
+# (Cmd.rcd_test), expects RCD_OK to drop within limits.RCD_TRIP_MAX_MS,
+# removes it and expects the RCD to re-arm within limits.RCD_REARM_MAX_MS.
+RCD_IDLE = const(0)
+RCD_TEST = const(1)           # test current on, waiting for the trip
+RCD_REARM = const(2)          # test current off, waiting for RCD_OK again
+RCD_PASSED = const(3)
+
 
 def _known_in(x, hi):
     """A vehicle value is -1 (not reported) or within 0..hi (NaN is neither)."""
@@ -127,6 +136,10 @@ class Meas:
         self.ps_faults_seen_ms = -1  # PsFaults (ps_fault)
         self.inv_seen_ms = -1        # PsInverterStatus (p_ac)
         self.storage_ok = True       # the app's flash stores work (config, DTC log)
+        # V2H transfer interlock (pins V2H_INTERLOCK), read by the safety io
+        # with the time of the reading: older than V2H_INTERLOCK_MAX_AGE_MS is untrusted
+        self.v2h_interlock = False
+        self.v2h_interlock_ms = -1
 
 
 class Cmd:
@@ -149,12 +162,17 @@ class Cmd:
         self.cp_pwm_on = 0       # control pilot 1 kHz oscillator enabled
         self.cp_duty_pm = 0      # its duty in permille (50 = 5 %)
         self.cp_state_f = 0      # control pilot driven to -12 V (state F)
+        self.rcd_test = 0        # RCD self-test current injected (V2V check)
+        # the J1772 AC outlet's own pilot (V2V outlet mode), same meaning as cp_*
+        self.outlet_cp_pwm_on = 0
+        self.outlet_cp_duty_pm = 0
+        self.outlet_cp_state_f = 0
 
     def safe(self):
         """Nothing lets current flow (the lock is not a current path: its safe
         value is "engaged while the inlet is live", see Supervisor)."""
         return not (self.k_pos or self.k_neg or self.k_pre or self.ac_relay or self.ps_enable
-                    or self.d1 or self.d2 or self.cp_pwm_on)
+                    or self.d1 or self.d2 or self.cp_pwm_on or self.outlet_cp_pwm_on or self.rcd_test)
 
     def drop_signals(self):
         """E-stop / stall: the car loses its permission to close (d1, d2) and
@@ -163,6 +181,10 @@ class Cmd:
         self.cp_pwm_on = 0
         self.cp_duty_pm = 0
         self.cp_state_f = 1
+        self.outlet_cp_pwm_on = 0
+        self.outlet_cp_duty_pm = 0
+        self.outlet_cp_state_f = 1
+        self.rcd_test = 0
 
 
 class Supervisor:
@@ -200,6 +222,11 @@ class Supervisor:
         self.cp_duty_req = 0
         self.ceiling_a = 0.0         # last computed current ceiling (for tests/docs)
         self.t_valid = True          # last temperature judged trustworthy
+        self._rcd_phase = RCD_IDLE
+        self._rcd_t0 = -1
+        self._rcd_abort = False
+        self.rcd_tested = False      # V2V: the self-test passed since the relay last opened
+        self.outlet_req = (0, 0, 0)  # outlet pilot request (pwm_on, duty_pm, state_f)
 
     # ------------------------------------------------------------ configuration
     def configure(self, soc_floor_pct, max_power_w, mode):
@@ -216,6 +243,16 @@ class Supervisor:
         outputs; the next step() decides. Never drives anything itself."""
         self.proto = bits
         self.cp_duty_req = cp_duty_pm
+
+    def request_outlet(self, pwm_on, duty_pm, state_f):
+        """The inverter supervisory loop's J1772 outlet offer (outlet_offer());
+        the next step() decides what the outlet pilot shows."""
+        self.outlet_req = (1 if pwm_on else 0, duty_pm, 1 if state_f else 0)
+
+    def interlock_made(self, now, m):
+        """V2H transfer interlock made, by a reading no older than its max age."""
+        t = m.v2h_interlock_ms
+        return bool(m.v2h_interlock) and t >= 0 and 0 <= now - t <= L.V2H_INTERLOCK_MAX_AGE_MS
 
     # ------------------------------------------------------------ main step
     def step(self, now, m, intent):
@@ -293,8 +330,16 @@ class Supervisor:
                 f |= 1 << fl.F_BACKFEED
         else:
             self._bf_t0 = -1
-        if not m.rcd_ok:               # the output may only ever start with the RCD armed
+        # the output may only ever start with the RCD armed (its own self-test
+        # trips it on purpose: judged by the test, F_RCD_TEST)
+        if not m.rcd_ok and not (self._rcd_phase == RCD_TEST or self._rcd_phase == RCD_REARM):
             f |= 1 << fl.F_RCD
+        if self.mode == MODE_V2H:
+            # the interlock input is read every step: a stale reading is a fault,
+            # and it must not open under an energised output
+            if self._age_bad(now, m.v2h_interlock_ms, L.V2H_INTERLOCK_MAX_AGE_MS) or \
+                    (c.ac_relay and not m.v2h_interlock):
+                f |= 1 << fl.F_V2H_INTERLOCK
         if k:
             # both directions: a current pushed into the car counts as much
             i_abs = m.i_dc if m.i_dc >= 0 else -m.i_dc
@@ -496,17 +541,65 @@ class Supervisor:
                 self._dead_t0 = now
         else:
             self._dead_t0 = -1
-        ac_ok = (c.ps_enable and want and intent & I_AC and m.rcd_ok and m.ps_ready
-                 and c.npe_bond == need_bond)
+        pre = bool(c.ps_enable and want and intent & I_AC and m.ps_ready and c.npe_bond == need_bond)
+        ac_ok = pre and m.rcd_ok
+        if self.mode == MODE_V2H and not self.interlock_made(now, m):
+            ac_ok = False            # the transfer switch must isolate the utility first
+        if self.mode == MODE_V2V and not c.ac_relay:
+            self._rcd_check(now, m, pre and self._dead_t0 >= 0)
+            if not self.rcd_tested:
+                ac_ok = False
+        elif c.rcd_test:
+            c.rcd_test = 0
+            self._rcd_phase = RCD_IDLE
         if c.ac_relay:
             if not ac_ok:
                 c.ac_relay = 0
+                self._rcd_phase = RCD_IDLE   # every closing needs a fresh self-test
+                self.rcd_tested = False
         else:
             c.npe_bond = need_bond   # the bond only moves while the output is dead
             if ac_ok and self._dead_t0 >= 0 and now - self._dead_t0 >= L.BACKFEED_CLEAR_MS:
                 c.ac_relay = 1
         self._signals(m, r)
         return opened
+
+    def _rcd_check(self, now, m, go):
+        """V2V RCD self-test, run while the relay is open and everything else
+        would let it close (`go`). A missing trip or re-arm latches F_RCD_TEST."""
+        c = self.cmd
+        ph = self._rcd_phase
+        dt = now - self._rcd_t0
+        if ph == RCD_TEST:
+            if not m.rcd_ok:                 # tripped on the test current
+                c.rcd_test = 0
+                ph = RCD_REARM
+                self._rcd_t0 = now
+            elif not go:                     # conditions went away: abort the test
+                c.rcd_test = 0
+                ph = RCD_REARM
+                self._rcd_t0 = now
+                self._rcd_abort = True
+            elif dt >= L.RCD_TRIP_MAX_MS:
+                self.faults |= 1 << fl.F_RCD_TEST
+                c.rcd_test = 0
+                ph = RCD_IDLE
+        elif ph == RCD_REARM:
+            if m.rcd_ok:
+                ph = RCD_IDLE if self._rcd_abort else RCD_PASSED
+            elif dt >= L.RCD_REARM_MAX_MS:
+                self.faults |= 1 << fl.F_RCD_TEST
+                ph = RCD_IDLE
+        elif ph == RCD_PASSED:
+            if not go:
+                ph = RCD_IDLE
+        elif go and m.rcd_ok and not c.rcd_test:
+            c.rcd_test = 1
+            ph = RCD_TEST
+            self._rcd_t0 = now
+            self._rcd_abort = False
+        self._rcd_phase = ph
+        self.rcd_tested = ph == RCD_PASSED
 
     def _signals(self, m, r):
         """CHAdeMO d1/d2/lock and the control pilot, from the protocol's requests."""
@@ -539,6 +632,21 @@ class Supervisor:
             c.cp_state_f = 0
             c.cp_pwm_on = 0
             c.cp_duty_pm = 0
+        # the J1772 AC outlet's pilot (V2V outlet mode): the supervisory loop's
+        # offer, state F on any stop-class fault, E-stop or outside V2V
+        on, duty, f = self.outlet_req
+        if r >= fl.R_STOP or not m.estop_ok or self.mode != MODE_V2V or f:
+            c.outlet_cp_state_f = 1
+            c.outlet_cp_pwm_on = 0
+            c.outlet_cp_duty_pm = 0
+        elif on and CP_DUTY_MIN_PM <= duty <= CP_DUTY_MAX_PM:
+            c.outlet_cp_state_f = 0
+            c.outlet_cp_pwm_on = 1
+            c.outlet_cp_duty_pm = duty
+        else:
+            c.outlet_cp_state_f = 0
+            c.outlet_cp_pwm_on = 0
+            c.outlet_cp_duty_pm = 0
 
     @staticmethod
     def _fresh(now, m):
@@ -622,6 +730,8 @@ class Supervisor:
         c.k_pos = c.k_neg = c.k_pre = c.ac_relay = c.ps_enable = 0
         c.i_limit_a = c.p_limit_w = 0.0
         c.drop_signals()
+        self._rcd_phase = RCD_IDLE
+        self.rcd_tested = False
 
     def planned_gap(self, now, ms):
         """The main loop is about to block for up to `ms` (a flash erase).
@@ -647,10 +757,10 @@ class Supervisor:
         if self._stall_cut_ms < 0:
             self._stall_cut_ms = now
             self.faults |= 1 << fl.F_LOOP_STALL
-            c.ps_enable = c.ac_relay = c.k_pre = 0
+            c.ps_enable = c.ac_relay = c.k_pre = c.rcd_test = 0
             c.i_limit_a = c.p_limit_w = 0.0
             return True
-        if (self._k or c.d1 or c.d2 or c.cp_pwm_on) and now - self._stall_cut_ms >= L.PS_CUT_SETTLE_MS:
+        if (self._k or c.d1 or c.d2 or c.cp_pwm_on or c.outlet_cp_pwm_on) and now - self._stall_cut_ms >= L.PS_CUT_SETTLE_MS:
             # the power stage stopped switching when its enable dropped
             self._k = False
             c.k_pos = c.k_neg = 0
@@ -681,6 +791,8 @@ class Supervisor:
             return m.ps_fault
         if bit == fl.F_ISOLATION:
             return 0 <= m.iso_ohm < L.ISO_MIN_OHM
+        if bit == fl.F_V2H_INTERLOCK:
+            return self.mode == MODE_V2H and self._age_bad(now, m.v2h_interlock_ms, L.V2H_INTERLOCK_MAX_AGE_MS)
         return False
 
     def try_clear(self, now, reset=False, unplugged=False):

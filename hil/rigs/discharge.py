@@ -38,6 +38,8 @@ class PowerStageSim(AveragedPlant):
     def __init__(self, hal, load_w=3000.0):
         AveragedPlant.__init__(self, load_w)
         self.hal = hal
+        self.rcd_dead = False       # an RCD that no longer trips on its test current
+        self.v2h_interlock = False  # V2H transfer switch isolating the utility (contact made)
         self.port = hal.can["internal"]
         self.u = PlantInputs()
         self.cmd = {}               # latest decoded box frames by id
@@ -90,6 +92,11 @@ class PowerStageSim(AveragedPlant):
         h.gpio["K_DC_POS_AUX"].level = 1 if self.kp else 0
         h.gpio["K_DC_NEG_AUX"].level = 1 if self.kn else 0
         h.gpio["LOCK_FB"].level = 1 if self.lock else 0
+        # the RCD trips on its own test current (RCD_TEST) and re-arms when it
+        # is removed (rcd_dead: an RCD that no longer trips); the V2H transfer
+        # switch's interlock contact
+        h.gpio["RCD_OK"].level = 1 if self.rcd_dead or not h.gpio["RCD_TEST"].level else 0
+        h.gpio["V2H_INTERLOCK"].level = 1 if self.v2h_interlock else 0
 
     def _tx(self, fid, values):
         if fid in self.mute:

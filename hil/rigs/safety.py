@@ -49,6 +49,8 @@ class SafetyRig(AveragedPlant):
         # CHAdeMO-like: the car closes its contactors at 0 V right after the
         # handshake, so the box must bring its own link up to the pack
         self.car_closes_early = car_closes_early
+        # V2H: the home's transfer switch isolates the utility (interlock made)
+        self.v2h_interlock = True
         self.tx_max_i = -1.0     # limits as last sent over the vehicle link
         self.tx_max_p = -1.0
         self.plugged = False
@@ -283,7 +285,10 @@ class SafetyRig(AveragedPlant):
         h.adc["V_AC_OUT"].mv = self.v_ac * 1000 / pins.ADC["V_AC_OUT"][1]
         h.adc["T_INLET"].mv = 0 if self.t_open else 500 + self.temp * 10
         h.gpio["ESTOP"].level = 1 if self.estop else 0       # logical: 1 = E-stop asserted
-        h.gpio["RCD_OK"].level = 0 if self.rcd_trip else 1
+        # the RCD trips on a fault or on its own test current (RCD_TEST) and
+        # re-arms once the test current is removed
+        h.gpio["RCD_OK"].level = 0 if self.rcd_trip or h.gpio["RCD_TEST"].level else 1
+        h.gpio["V2H_INTERLOCK"].level = 1 if self.v2h_interlock else 0
         h.gpio["K_DC_POS_AUX"].level = 1 if self.kp else 0
         h.gpio["K_DC_NEG_AUX"].level = 1 if self.kn else 0
 

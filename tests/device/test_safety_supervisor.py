@@ -22,6 +22,7 @@ class _Meas(S.Meas):
     t_stage_seen_ms = property(_ps, _ignore)
     ps_faults_seen_ms = property(_ps, _ignore)
     inv_seen_ms = property(_ps, _ignore)
+    v2h_interlock_ms = property(_ps, _ignore)     # the safety io reads it every step
 
 
 def _meas(v_in=400.0, v_link=400.0):
@@ -175,6 +176,7 @@ def test_estop_is_immediate_and_counts_emergency():
 def test_ac_needs_bond_rcd_and_dead_output():
     sup = S.Supervisor(mode=S.MODE_V2H)
     m = _meas()
+    m.v2h_interlock = True                                  # the transfer switch isolates the utility
     t = _closed(sup, m)
     assert sup.cmd.ac_relay == 1 and sup.cmd.npe_bond == 0   # V2H: no second bond
     sup2 = S.Supervisor(mode=S.MODE_V2V)

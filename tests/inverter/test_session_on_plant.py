@@ -4,6 +4,7 @@ model: switching level and averaged, both around the real fast control law."""
 import pytest
 
 from firmware.charging import table as T
+from firmware.safety import faults as fl
 from hil.rigs.discharge import DischargeRig as Bench
 from hil.vehicles.chademo_car import ChademoCar
 from inverter.controller import supervisory as SV
@@ -87,7 +88,7 @@ def test_v2h_needs_the_transfer_interlock(interlock):
     for k, v in (("profile", "120/240V split phase"), ("mode", "V2H")):
         ok, why = b.app.power.safety.set_config(k, v)
         assert ok, why
-    b.app.power.ps.v2h_interlock = interlock
+    b.plant.v2h_interlock = interlock               # the transfer switch's contact (pin V2H_INTERLOCK)
     b.run(100)
     b.plug()
     b.run(50)
@@ -109,7 +110,7 @@ def test_v2h_refuses_a_live_inlet():
     b.boot()
     for k, v in (("profile", "120/240V split phase"), ("mode", "V2H")):
         assert b.app.power.safety.set_config(k, v)[0]
-    b.app.power.ps.v2h_interlock = True
+    b.plant.v2h_interlock = True
     b.plant.backfeed_v = 240.0                         # the grid is on the inlet
     b.run(100)
     b.plug()
@@ -117,3 +118,40 @@ def test_v2h_refuses_a_live_inlet():
     b.start()
     assert not b.run_until(lambda b: b.state == T.SUPPLYING, 8000)
     assert b.out("AC_OUT_RELAY") == 0 and st.v_ac == 0.0
+
+
+def _v2v_bench(rcd_dead=False):
+    st = PowerStageModel("230_50", averaged=True)
+    b = Bench(car=ChademoCar(soc=70), load_w=2000.0, stage=st)
+    b.boot()
+    assert b.app.power.safety.set_config("mode", "V2V")[0]
+    b.plant.rcd_dead = rcd_dead
+    b.app.power.ps.inv.cable_a = 16                    # J1772 outlet mode, 16 A socket
+    b.run(100)
+    b.plug()
+    b.run(50)
+    b.start()
+    return b, st
+
+
+def test_v2v_rcd_self_test_then_outlet_pilot():
+    b, st = _v2v_bench()
+    got = b.run_until(lambda b: b.state == T.SUPPLYING and b.plant.p_ac > 1800.0, 12000)
+    assert got, b.state_names()
+    h = b.hal
+    tests = [t for t, lv in h.gpio["RCD_TEST"].changes if lv]
+    closes = [t for t, lv in h.gpio["AC_OUT_RELAY"].changes if lv]
+    assert tests and closes and tests[0] < closes[0]   # self-tested before the relay closed
+    assert b.out("NPE_BOND_RELAY") == 1
+    duty = h.pwm["OUTLET_CP_PWM"].duty_permille
+    assert SV.j1772_amps(duty) <= 16 and 80 <= duty <= 970   # the outlet advertises what it can deliver
+    assert b.app.power.safety.sup.cmd.outlet_cp_pwm_on == 1
+
+
+def test_v2v_rcd_that_does_not_trip_keeps_the_output_off():
+    b, st = _v2v_bench(rcd_dead=True)
+    assert not b.run_until(lambda b: b.plant.p_ac > 100.0, 8000)
+    sup = b.app.power.safety.sup
+    assert sup.faults & (1 << fl.F_RCD_TEST)
+    assert b.out("AC_OUT_RELAY") == 0 and st.v_ac == 0.0
+    assert b.hal.pwm["OUTLET_CP_PWM"].duty_permille == 0      # outlet pilot in state F
