@@ -46,6 +46,15 @@ def run_sim(args):
     if args.speed < 0:
         print("sim: --speed must be >= 0", file=sys.stderr)
         return 2
+    faults = []     # checked before any bus is opened, so a typo leaves nothing to clean up
+    for f in getattr(args, "fault", None) or []:
+        name, _, t = f.partition("@")
+        rel = t.startswith("+")
+        t = t[1:] if rel else t
+        if name not in ("estop", "silence_car", "stall_firmware") or not t.isdigit():
+            print("sim: --fault must be estop|silence_car|stall_firmware@[+]MS, got %r" % f, file=sys.stderr)
+            return 2
+        faults.append((name, int(t), rel))
     server = None
     try:
         if args.start_bus:
@@ -56,18 +65,6 @@ def run_sim(args):
         if server:
             server.terminate()
         return 3
-    faults = []
-    for f in getattr(args, "fault", None) or []:
-        name, _, t = f.partition("@")
-        rel = t.startswith("+")
-        t = t[1:] if rel else t
-        if name not in ("estop", "silence_car", "stall_firmware") or not t.isdigit():
-            print("sim: --fault must be estop|silence_car|stall_firmware@[+]MS, got %r" % f, file=sys.stderr)
-            bus.shutdown()
-            if server:
-                server.terminate()
-            return 2
-        faults.append((name, int(t), rel))
     image_flash = None
     if getattr(args, "flash_file", None):
         from hil.simbox import IMAGE_FLASH_SIZE, IMAGE_SECTOR, FileFlash

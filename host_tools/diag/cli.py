@@ -236,8 +236,12 @@ def run_build(args):
     except Fail as f:
         err.print("build-image: %s" % f)
         return f.code
-    with open(args.out, "wb") as f:
-        f.write(img)
+    try:
+        with open(args.out, "wb") as f:
+            f.write(img)
+    except OSError as e:
+        err.print("build-image: cannot write %s: %s" % (args.out, e.strerror or e))
+        return EXIT_USAGE
     out.print("build-image: %s: %d modules, %d bytes, version %s, board %s, sha256 %s" % (
         args.out, len(mods), len(img), args.version, args.board, hashlib.sha256(img[I.HEADER_SIZE:-I.SIGNATURE_SIZE])
         .hexdigest()[:16]))

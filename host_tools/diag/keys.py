@@ -25,6 +25,13 @@ class KeyError_(Exception):
 
 
 def generate(directory, force=False):
+    try:
+        return _generate(directory, force)
+    except OSError as e:     # unwritable or missing directory: a clear message, not a traceback
+        raise KeyError_("cannot write keys to %s: %s" % (directory, e.strerror or e))
+
+
+def _generate(directory, force):
     os.makedirs(directory, exist_ok=True)
     paths = [os.path.join(directory, n) for n in ("signing.pem", "signing.pub", "master.key")]
     if not force and any(os.path.exists(p) for p in paths):
