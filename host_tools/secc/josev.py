@@ -55,9 +55,12 @@ def josev_pki(workdir, secc_cert_dir, profile="iso20"):
     return root + "/"
 
 
-def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, services=None, tls_cert_dir=None):
+def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, services=None, tls_cert_dir=None,
+                capture=None):
     """One Josev DC session (proto: din or iso2) against v2xbox secc offering only that protocol.
     tls_cert_dir: run over TLS (Josev ENABLE_TLS_1_3, useTls) with the SECC's chain from there.
+    capture: a pcap path: the SECC-side interface is captured for the whole session
+    (host_tools/secc/wiretime.py: kernel timestamps, read with wiretime.response_times).
     Returns (session record, Josev log text)."""
     check_env()
     workdir = workdir or tempfile.mkdtemp(prefix="v2x-josev-")
@@ -76,7 +79,7 @@ def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, servi
     with open(cfg_path, "w") as f:
         json.dump(cfg, f)
     log_path = os.path.join(workdir, "josev.log")
-    with NetnsPair("v2xj%d" % (os.getpid() % 10000)) as ns:
+    with NetnsPair("v2xj%d" % (os.getpid() % 10000)) as ns, _capture(ns, capture):
         box = ns.popen_box(V2XBOX + ["secc", "--iface", ns.box_if, "--sessions", "1", "--timeout", str(timeout_s - 15)]
                            + list(secc_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         line = box.stderr.readline()       # the SECC listens before the car starts looking for it
@@ -109,6 +112,15 @@ def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, servi
     return recs[0], text
 
 
+def _capture(ns, path):
+    """The SECC-side wire capture of a namespace pair (or nothing)."""
+    import contextlib
+    if path is None:
+        return contextlib.nullcontext()
+    from host_tools.secc import wiretime
+    return wiretime.Capture(ns, ns.box_ns, ns.box_if, path)
+
+
 def roundtrips_ms(log_text, msg="CurrentDemand"):
     """EVCC-side round trips (ms) from a Josev EVCC log: 'Sent <msg>Req' to the next
     '<msg>Res received' (both logged by the EVCC, so both SECCs are timed the same way)."""
@@ -130,8 +142,9 @@ def roundtrips_ms(log_text, msg="CurrentDemand"):
     return out
 
 
-def run_josev_secc_session(workdir=None, loops=40, timeout_s=75):
+def run_josev_secc_session(workdir=None, loops=40, timeout_s=75, capture=None):
     """Josev's own SECC (simulated EVSE) against the same EVCC as run_session, DIN DC.
+    capture: a pcap path for the SECC-side interface, as in run_session.
     Returns the EVCC log text (the SECC's own log is beside it in workdir)."""
     import time
     check_env()
@@ -144,7 +157,7 @@ def run_josev_secc_session(workdir=None, loops=40, timeout_s=75):
     ev_log = os.path.join(workdir, "josev-evcc.log")
     env = dict(os.environ, PYTHONUNBUFFERED="1", PROTOCOLS="DIN_SPEC_70121", LOG_LEVEL="INFO",
                MESSAGE_LOG_JSON="false", MESSAGE_LOG_EXI="false")
-    with NetnsPair("v2xs%d" % (os.getpid() % 10000)) as ns:
+    with NetnsPair("v2xs%d" % (os.getpid() % 10000)) as ns, _capture(ns, capture):
         with open(os.path.join(workdir, "josev-secc.log"), "w") as sf, open(ev_log, "w") as ef:
             ns.popen_box([JOSEV_PY, "-m", "iso15118.secc.main"], stdout=sf, stderr=subprocess.STDOUT,
                          env=dict(env, NETWORK_INTERFACE=ns.box_if), cwd=workdir)

@@ -63,6 +63,7 @@ class _Stream:
         self.pending = {}
         self.buf = bytearray()
         self.broken = False
+        self.start_t = None      # capture time of the segment that brought the buffered message's first byte
 
 
 class Decoder:
@@ -188,6 +189,8 @@ class Decoder:
                 off = (st.next_seq - s) & tcp.MASK
                 d = st.pending[s]
                 if off < len(d) and off < tcp.HALF:
+                    if not st.buf:
+                        st.start_t = t
                     st.buf.extend(d[off:])
                     st.next_seq = (st.next_seq + len(d) - off) & tcp.MASK
                     del st.pending[s]
@@ -216,9 +219,12 @@ class Decoder:
                 return
             body = bytes(b[8:8 + n])
             del b[:8 + n]
+            first = st.start_t if st.start_t is not None else t
+            st.start_t = t if b else None     # the rest came in the segment just fed
+            # "t": the segment that completed the message; "t_first": the one that began it
             e = self._ev(t, "v2gtp", conn=conn, payload_type="0x%04x" % pt,
                          type_name=PAYLOAD_TYPES.get(pt, "manufacturer-specific" if pt >= 0xA000 else "unknown"),
-                         length=n)
+                         length=n, t_first=round(first - self.t0, 6))
             if pt in (0x8001, 0x8002, 0x8003, 0x8004, 0x8005, 0x8006):
                 self._exi(e, pt, body)
 

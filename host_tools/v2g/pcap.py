@@ -128,18 +128,31 @@ def _tsresol(opts, e):
 
 
 class PcapWriter:
-    """Classic pcap, microseconds, Ethernet."""
+    """Classic pcap, Ethernet; microseconds, or nanoseconds with nano=True (write_ns)."""
 
-    def __init__(self, path):
+    def __init__(self, path, nano=False):
         self.f = open(path, "wb")
-        self.f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, LINKTYPE_ETHERNET))
+        self.nano = nano
+        self.f.write(struct.pack("<IHHiIII", 0xA1B23C4D if nano else 0xA1B2C3D4, 2, 4, 0, 0, 262144,
+                                 LINKTYPE_ETHERNET))
         self.count = 0
+
+    def write_ns(self, sec, nsec, frame):
+        """A frame stamped sec + nsec (kernel SO_TIMESTAMPNS); nano writers only."""
+        if not self.nano:
+            raise ValueError("write_ns needs PcapWriter(nano=True)")
+        self.f.write(struct.pack("<IIII", sec, nsec, len(frame), len(frame)) + bytes(frame))
+        self.count += 1
+
+    def flush(self):
+        self.f.flush()
 
     def write(self, t, frame):
         sec = int(t)
-        usec = int(round((t - sec) * 1e6))
-        if usec >= 1000000:
-            sec, usec = sec + 1, usec - 1000000
+        scale = 1000000000 if self.nano else 1000000
+        usec = int(round((t - sec) * scale))
+        if usec >= scale:
+            sec, usec = sec + 1, usec - scale
         self.f.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + bytes(frame))
         self.count += 1
 
