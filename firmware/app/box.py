@@ -10,6 +10,10 @@ without the power path; discharge=True adds firmware.app.discharge (the
 CHAdeMO V2X session through the safety supervisor) as `self.power`. The
 watchdog has one owner: SafetyApp (started at boot, fed by every control
 tick) with discharge on, the skeleton's own feed task otherwise.
+
+The service tool's ToolCommand frame (dbc/box.dbc: Start / Stop / ClearFaults,
+once per CommandCounter value) drives either power path, CHAdeMO or CCS, through
+the same start / stop / clear_faults the board's buttons use.
 """
 from micropython import const
 
@@ -48,6 +52,7 @@ class BoxApp:
         self.diag = None
         self.reset_requested = 0      # set by UDS ECUReset; the main loop resets after the response
         self.service_rx_on = True
+        self._tool_counter = -1       # CommandCounter of the last ToolCommand acted on
 
     def boot(self):
         hal = self.hal
@@ -65,6 +70,7 @@ class BoxApp:
                 self.power = p = Discharge(hal, self.service, self.reset_cause)
             self.sched.every(L.SUPERVISOR_PERIOD_MS, self._control, "control")
             self.sched.every(_PS_POLL_MS, p.ps.poll, "internal-can")
+            self.service.on_rx(box.ID_ToolCommand, box, self._tool, supervise=False)
         else:
             hal.wdt.start(self._wdt_timeout_ms)
             self.sched.every(_WDT_FEED_MS, self._feed_wdt, "wdt")
@@ -108,6 +114,27 @@ class BoxApp:
         p = self.power
         if p is not None:
             p.stop()
+
+    def clear_faults(self):
+        p = self.power
+        if p is not None:
+            p.clear_faults()
+
+    def _tool(self, fid, v, now):
+        """ToolCommand on the service CAN: Start / Stop / ClearFaults, once per
+        CommandCounter value (the tool may repeat a frame); None and unknown
+        commands do nothing."""
+        n = v["CommandCounter"]
+        if n == self._tool_counter:
+            return
+        self._tool_counter = n
+        c = v["Command"]
+        if c == box.Command_Start:
+            self.start()
+        elif c == box.Command_Stop:
+            self.stop()
+        elif c == box.Command_ClearFaults:
+            self.clear_faults()
 
     def estop_irq(self, now):
         p = self.power

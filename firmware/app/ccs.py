@@ -42,6 +42,7 @@ from micropython import const
 from firmware.app.power_stage import PowerStageLink
 from firmware.app.safety_app import SafetyApp
 from firmware.app.status import Status
+from firmware.can.gen import box
 from firmware.charging import port as P
 from firmware.charging import table as T
 from firmware.charging.port import ChargingPort
@@ -53,6 +54,8 @@ from firmware.safety import supervisor as sv
 
 RENEW_MAX = const(10)                 # renewals per plug-in (team)
 RENEW_MIN_INTERVAL_MS = const(10000)  # rate: at most one renewal per 10 s (team)
+_PROTOCOL = {"din": box.Protocol_Din70121, "iso2": box.Protocol_Iso15118_2, "iso20dc": box.Protocol_Iso15118_20}
+_CONNECTOR = {"ccs1": box.Connector_Ccs1, "ccs2": box.Connector_Ccs2, "nacs": box.Connector_Nacs}
 
 
 class CcsPortVerbs(ChargingPortVerbs):
@@ -123,13 +126,53 @@ class CcsPortVerbs(ChargingPortVerbs):
 
 
 class _CarView:
-    """What the status frames read of the protocol core (firmware.app.status),
-    from the charging port. `reason` is CHAdeMO's END_* code there; the CCS
-    reasons are in the SECC's session records, so the status shows the kinds."""
+    """What the status frames read of the protocol core (firmware.app.status):
+    the car's limits from the charging port; `reason` is CHAdeMO's END_* code
+    there (none here); the V2G session's end from the SECC (`end_info`, mapped by
+    status.ccs_stop_reason), its protocol, and whether a renewal is under way."""
     reason = -1
+    ccs = True
 
-    def __init__(self, port):
+    def __init__(self, port, power=None):
         self.port = port
+        self.power = power          # the CcsDischarge (SECC, renewal state, cfg)
+
+    def end_info(self, now):
+        """(stop_requested, end_reason, loops, loop_ms, loop_limit_s, ev_error) of the
+        running V2G session, else of the last one recorded."""
+        secc = self.power.secc
+        c = secc.conn
+        core = c.core if c is not None else None
+        if core is not None:
+            first = core.phase_at.get("CurrentDemandReq", core.phase_at.get("DC_ChargeLoopReq"))
+            loop_ms = now - core.t0 - first if first is not None and core.t0 is not None else 0
+            return (core.stop_requested, core.end_reason, core.cd_count, loop_ms,
+                    core.profile.get("loop_limit_s"), core.ev.get("error", "NO_ERROR"))
+        if secc.records:
+            r = secc.records[-1]
+            return (r["stop_requested"], r["ended"], r["current_demand_loops"], 0, None, "NO_ERROR")
+        return ("", "", 0, 0, None, "NO_ERROR")
+
+    @property
+    def status_protocol(self):
+        secc = self.power.secc
+        c = secc.conn
+        proto = c.proto if c is not None else (secc.records[-1]["protocol"] if secc.records else None)
+        return _PROTOCOL.get(proto, box.Protocol_None)
+
+    @property
+    def status_connector(self):
+        return _CONNECTOR.get(getattr(self.power, "connector", None), box.Connector_None)
+
+    @property
+    def renewal(self):
+        return self.power._renewal
+
+    @property
+    def renewal_pending(self):
+        """A renewal is planned and allowed (count, user, no fault): see CcsDischarge._renew."""
+        p = self.power
+        return p._renew_pending and p.want_power and p.renewals < p.renew_max and not p.safety.sup.faults
 
     @property
     def ev_max_dis_a(self):
@@ -152,7 +195,7 @@ class CcsDischarge:
         self.secc = Secc(transport, self.verbs, cfg)
         self.pilot = ControlPilot()
         self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session, s.config)
-        self.status = Status(s, _CarView(port), self.ps)
+        self.status = Status(s, _CarView(port, self), self.ps)
         self.status.register(service_node)
         self._open = False
         self.active = False             # a box session owns the pilot (start .. protocol released)
@@ -165,6 +208,7 @@ class CcsDischarge:
         self.renew_max = cfg.get("renew_max", RENEW_MAX)
         self.renew_min_interval_ms = cfg.get("renew_min_interval_ms", RENEW_MIN_INTERVAL_MS)
         self.renew_pilot = cfg.get("renew_pilot", "ef")
+        self.connector = cfg.get("connector")   # "ccs1" / "ccs2" / "nacs": the inlet this box has (status)
         self.want_power = False         # the user started and has not stopped
         self.renewals = 0               # on this plug-in
         self._renew_pending = False
@@ -325,6 +369,10 @@ class CcsDischarge:
         self.want_power = False
         self._renew_pending = False
         self.safety.session.post(T.EV_STOP)
+
+    def clear_faults(self):
+        """The user acknowledges a fault (ToolCommand ClearFaults): the supervisor clears what may be cleared."""
+        self.safety.session.reset()
 
     def estop_irq(self, now):
         """ESTOP falling edge: the supervisor trips and drives the pilot to F."""

@@ -18,7 +18,6 @@ from micropython import const
 from firmware.app.power_stage import PowerStageLink
 from firmware.app.safety_app import SafetyApp
 from firmware.app.status import Status
-from firmware.can.gen import box
 from firmware.charging import port as P
 from firmware.charging import table as T
 from firmware.charging.port import ChargingPort
@@ -43,7 +42,6 @@ class Discharge:
         self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session, s.config)
         self.status = Status(s, self.core, self.ps)
         self.status.register(service_node)
-        service_node.on_rx(box.ID_ToolCommand, box, self._tool, supervise=False)
         # d1/d2/lock are Cmd fields: the supervisor drives them (io.apply); the
         # port passes the adapter's line requests to it (SafetyApp.tick)
         self._lock_fb = hal.gpio["LOCK_FB"]
@@ -68,21 +66,6 @@ class Discharge:
         self.status.account(now, acts)
         self.sup_status = st
 
-    def _tool(self, fid, v, now):
-        """ToolCommand on the service CAN: Start / Stop / ClearFaults, once per
-        CommandCounter value (the tool may repeat a frame)."""
-        n = v["CommandCounter"]
-        if n == self._tool_counter:
-            return
-        self._tool_counter = n
-        c = v["Command"]
-        if c == box.Command_Start:
-            self.start()
-        elif c == box.Command_Stop:
-            self.stop()
-        elif c == box.Command_ClearFaults:
-            self.safety.session.reset()
-
     @property
     def state(self):
         return self.safety.session.state
@@ -96,6 +79,10 @@ class Discharge:
 
     def stop(self):
         self.safety.session.post(T.EV_STOP)
+
+    def clear_faults(self):
+        """The user acknowledges a fault: the supervisor clears what may be cleared."""
+        self.safety.session.reset()
 
     def estop_irq(self, now):
         """ESTOP asserted (board: pin IRQ; bench: the fault hook): the

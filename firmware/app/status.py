@@ -2,7 +2,12 @@
 BoxAcMeasurements, BoxVehicle, BoxEnergy, BoxFaults) filled from the
 session, the supervisor and the CHAdeMO core. Sans-IO: `fill_*` callbacks
 run just before CanNode encodes each cyclic frame; `account(now, acts)`
-runs after every supervisor step (energy, stop reason, session time)."""
+runs after every supervisor step (energy, stop reason, session time).
+
+The protocol core view (`core`) is the CHAdeMO charger, or for CCS / NACS the
+composition's view (firmware.app.ccs), which says `ccs = True` and offers
+`end_info(now)`, `status_protocol`, `status_connector`, `renewal` and
+`renewal_pending`: the V2G session's end is mapped by ccs_stop_reason below."""
 from micropython import const
 
 from firmware.can import codec
@@ -31,6 +36,52 @@ _FLAGS = (
 )
 
 
+# CCS / NACS: what the SECC's stop request (core.stop_requested) says about who ended the loop
+_CCS_STOP_REQUEST = {
+    "soc-floor": box.StopReason_SocFloor,
+    "user-stop": box.StopReason_UserStop,
+    "box": box.StopReason_UserStop,          # the session's stop (ToolCommand / button) reached the SECC
+    "loop-count": box.StopReason_UserStop,   # the operator's loop-count setting (v2xbox secc --loops)
+    "box-fault": box.StopReason_BoxFault,
+    "contactors-open": box.StopReason_BoxFault,
+}
+# CCS / NACS: the SECC's end reason (DinSecc / Iso2Secc / Iso20Secc end_reason, Secc record "ended"), by prefix
+_CCS_ENDS = (
+    ("sequence timeout", box.StopReason_CommTimeout),        # V2G_SECC_Sequence_Timeout
+    ("no supportedAppProtocolReq", box.StopReason_CommTimeout),
+    ("connection closed", box.StopReason_VehicleAbort),      # the car dropped the TCP connection
+    ("isolation fault", box.StopReason_IsolationFault),
+    ("CableCheck not finished", box.StopReason_BoxFault),
+    ("inlet not precharged", box.StopReason_BoxFault),
+    ("contactors did not close", box.StopReason_BoxFault),
+    ("cannot encode", box.StopReason_BoxFault),
+)
+LOOP_LIMIT_SHARE = 0.75   # a car-ended loop this close to its profile's loop_limit_s is that limit (team)
+
+
+def ccs_stop_reason(stop_requested, end_reason, loops, loop_ms, loop_limit_s, ev_error):
+    """StopReason of a CCS / NACS V2G session end, from the SECC's view of it:
+    stop_requested ("" or the reason the SECC answered EVSE_Shutdown), end_reason
+    ("" while the session still runs, "session stop" after SessionStop, else why it
+    failed), CurrentDemand / DC_ChargeLoop count, ms since the first loop request, the
+    car profile's loop_limit_s (None if unknown), the car's last EVErrorCode."""
+    r = _CCS_STOP_REQUEST.get(stop_requested)
+    if r is not None:
+        return r
+    if ev_error and ev_error != "NO_ERROR":
+        return box.StopReason_VehicleFault
+    if not end_reason or end_reason == "session stop":
+        if not loops:
+            return box.StopReason_VehicleAbort           # the car left before the energy transfer
+        if loop_limit_s and loop_ms >= loop_limit_s * 1000 * LOOP_LIMIT_SHARE:
+            return box.StopReason_VehicleLoopLimit
+        return box.StopReason_VehicleStop
+    for prefix, r in _CCS_ENDS:
+        if end_reason.startswith(prefix):
+            return r
+    return box.StopReason_ProtocolError   # FAILED_* answers, sequence errors, decode errors
+
+
 class Status:
     def __init__(self, safety, core, ps_link):
         self.safety = safety
@@ -55,9 +106,12 @@ class Status:
             if m.i_dc > 0 and s.sup.cmd.k_pos:
                 self.e_dc_wh += m.v_inlet * m.i_dc * dt / _MS_PER_H
         self._prev = now
+        core = self.core
         if acts & T.A_PROTO_START:
             self.session_t0 = now
-            self.stop_reason = box.StopReason_None
+            # a renewal keeps saying so through the renewed session; any other start clears
+            keep = self.stop_reason == box.StopReason_Renewal and getattr(core, "renewal", False)
+            self.stop_reason = box.StopReason_Renewal if keep else box.StopReason_None
             self.e_ac_wh = 0.0
             self.e_dc_wh = 0.0
         if self.session_t0 >= 0 and sess.state not in (T.IDLE, T.PLUGGED, T.READY_TO_UNPLUG,
@@ -65,11 +119,15 @@ class Status:
             self.session_s = (now - self.session_t0) // 1000
         if sess.state != self._state:
             self._state = sess.state
-            if self.stop_reason == box.StopReason_None and sess.state in (
-                    T.STOPPING, T.WELDING_CHECK, T.DC_LINK_DISCHARGE, T.FAULT, T.LOCKOUT):
-                self.stop_reason = self._why(sess.last_event)
+            if (self.stop_reason == box.StopReason_None or self.stop_reason == box.StopReason_Renewal) and \
+                    sess.state in (T.STOPPING, T.CONTACTORS_OPEN, T.WELDING_CHECK, T.DC_LINK_DISCHARGE, T.FAULT,
+                                   T.LOCKOUT):
+                self.stop_reason = self._why(sess.last_event, now)
+        if (self.stop_reason == box.StopReason_VehicleStop or self.stop_reason == box.StopReason_VehicleLoopLimit) \
+                and getattr(core, "renewal_pending", False):
+            self.stop_reason = box.StopReason_Renewal
 
-    def _why(self, ev):
+    def _why(self, ev, now=0):
         f = self.safety.sup.faults
         if ev == T.EV_STOP:
             return box.StopReason_UserStop
@@ -77,6 +135,12 @@ class Status:
             return box.StopReason_SocFloor if f & (1 << fl.F_SOC_FLOOR) else box.StopReason_Undervoltage
         if ev == T.EV_UNPLUG:
             return box.StopReason_Unplugged
+        if getattr(self.core, "ccs", False):
+            info = self.core.end_info(now)
+            # the car / protocol ended it, or the V2G session had already failed when the
+            # supervisor reacted to its consequences (e.g. the car's data gone while closed)
+            if ev == T.EV_VEHICLE_STOP or ev == T.EV_PROTOCOL_FAULT or (info[1] and info[1] != "session stop"):
+                return ccs_stop_reason(*info)
         if ev == T.EV_VEHICLE_STOP:
             r = self.core.reason
             if r == ch.END_SOC_FLOOR:
@@ -102,8 +166,9 @@ class Status:
     # ------------------------------------------------------------ TX fill
     def fill_session(self, now, v):
         sup = self.safety.sup
-        v["Protocol"] = box.Protocol_Chademo
-        v["Connector"] = box.Connector_Chademo
+        c = self.core
+        v["Protocol"] = getattr(c, "status_protocol", box.Protocol_Chademo)
+        v["Connector"] = getattr(c, "status_connector", box.Connector_Chademo)
         v["Mode"] = _MODE[sup.mode]
         v["OutputEnabled"] = 1 if sup.cmd.ac_relay else 0
         v["StopReason"] = self.stop_reason
