@@ -133,7 +133,7 @@ class _CarView:
     reason = -1
     ccs = True
 
-    def __init__(self, port, power=None):
+    def __init__(self, port, power):
         self.port = port
         self.power = power          # the CcsDischarge (SECC, renewal state, cfg)
 
@@ -158,11 +158,11 @@ class _CarView:
         secc = self.power.secc
         c = secc.conn
         proto = c.proto if c is not None else (secc.records[-1]["protocol"] if secc.records else None)
-        return _PROTOCOL.get(proto, box.Protocol_None)
+        return _PROTOCOL.get(proto or "", box.Protocol_None)
 
     @property
     def status_connector(self):
-        return _CONNECTOR.get(getattr(self.power, "connector", None), box.Connector_None)
+        return _CONNECTOR.get(getattr(self.power, "connector", None) or "", box.Connector_None)
 
     @property
     def renewal(self):
