@@ -152,3 +152,33 @@ def test_unoffered_value_added_service_is_refused():
                                                          "SelectedServiceList": {"SelectedService": [
                                                              {"ServiceID": 1}, {"ServiceID": dc.SAE_V2H}]}}), 2)
     assert _body(r)[1]["ResponseCode"] == "FAILED_ServiceSelectionInvalid"
+
+
+def test_no_charge_service_selected_gets_its_own_code():
+    # [V2G2-804] (as cited by EVerest EvseV2G iso_server.cpp): a PaymentServiceSelectionReq without
+    # the charge service is answered FAILED_NoChargeServiceSelected, and the session ends
+    core = dc.Iso2Secc(P.SimPort(), profiles.get("generic"), {}, SID)
+    core.request(_req("SessionSetupReq", {"EVCCID": b"\x01"}, bytes(8)), 0)
+    core.request(_req("ServiceDiscoveryReq", {}), 1)
+    r = core.request(_req("PaymentServiceSelectionReq", {"SelectedPaymentOption": "ExternalPayment",
+                                                         "SelectedServiceList": {"SelectedService": [
+                                                             {"ServiceID": 2}]}}), 2)
+    assert _body(r)[1]["ResponseCode"] == "FAILED_NoChargeServiceSelected"
+    assert core.ended
+
+
+def test_energy_transfer_mode_not_offered_gets_the_iso2_code():
+    # [V2G2-476]: ISO-2 names it FAILED_WrongEnergyTransferMode (DIN: ...Type); the response must encode
+    core = dc.Iso2Secc(P.SimPort(), profiles.get("generic"), {}, SID)
+    core.request(_req("SessionSetupReq", {"EVCCID": b"\x01"}, bytes(8)), 0)
+    core.request(_req("ServiceDiscoveryReq", {}), 1)
+    core.request(_req("PaymentServiceSelectionReq", {"SelectedPaymentOption": "ExternalPayment",
+                                                     "SelectedServiceList": {"SelectedService": [{"ServiceID": 1}]}}), 2)
+    core.request(_req("AuthorizationReq", {}), 3)
+    r = core.request(_req("ChargeParameterDiscoveryReq", {"RequestedEnergyTransferMode": "AC_three_phase_core",
+                                                          "AC_EVChargeParameter": {
+                                                              "EAmount": M.pv(10000, "Wh"), "EVMaxVoltage": M.pv(400, "V"),
+                                                              "EVMaxCurrent": M.pv(16, "A"), "EVMinCurrent": M.pv(1, "A")}}), 4)
+    assert _body(r)[1]["ResponseCode"] == "FAILED_WrongEnergyTransferMode"
+    assert core.ended
+    codec_for("iso2").encode(r)

@@ -10,9 +10,12 @@ Requirement IDs are DIN SPEC 70121:2014 [V2G-DC-nnn] as cited by EVerest EvseV2G
 team's reference sheet (ccs-nacs-dc-handshake.md §6, §9, §11).
 
 Table STATES: state -> (requests accepted). Any other request gets its response
-type with FAILED_SequenceError [V2G-DC-390]; a SessionID other than the one set up
-gets FAILED_UnknownSession [V2G-DC-391]; after any FAILED response the session
-ends and the connection is closed [V2G-DC-665].
+type with FAILED_SequenceError [V2G-DC-390] (also an unexpected first request
+[V2G-DC-666]); a SessionID other than the one set up gets FAILED_UnknownSession
+[V2G-DC-391]; after any FAILED response the session ends and the connection is
+closed [V2G-DC-665] [V2G-DC-116]; a regular end leaves the close to the EVCC
+after SessionStopRes [V2G-DC-937] (secc.py lingers, then closes). Every response
+is OK unless a rule below says otherwise [V2G-DC-388].
 
 The box discharges a car that believes it is charging (sheet §9): the power
 stage sinks current while CurrentDemandRes reports plausible values:
@@ -41,18 +44,19 @@ STATE_NAMES = ("WaitSessionSetup", "WaitServiceDiscovery", "WaitServicePaymentSe
                "WaitContractAuthentication", "WaitChargeParameterDiscovery", "WaitCableCheck",
                "WaitPreCharge", "WaitCurrentDemand", "WaitWeldingDetectionOrSessionStop", "Ended")
 
-# requests each state accepts ([V2G-DC-438], [V2G-DC-441], [V2G-DC-444], [V2G-DC-497],
-# [V2G-DC-453], [V2G-DC-498]: the next expected request after each response)
+# requests each state accepts: the next expected request after each response
 STATES = (
-    ("SessionSetupReq",),
-    ("ServiceDiscoveryReq",),
-    ("ServicePaymentSelectionReq",),
-    ("ContractAuthenticationReq",),
-    ("ChargeParameterDiscoveryReq",),
-    ("CableCheckReq",),
-    ("PreChargeReq", "PowerDeliveryReq"),
-    ("CurrentDemandReq", "PowerDeliveryReq"),
-    ("WeldingDetectionReq", "SessionStopReq"),
+    ("SessionSetupReq",),                           # first request after SAP [V2G-DC-666]
+    ("ServiceDiscoveryReq",),                       # after SessionSetupRes [V2G-DC-438]
+    ("ServicePaymentSelectionReq",),                # after ServiceDiscoveryRes [V2G-DC-441]
+    ("ContractAuthenticationReq",),                 # after ServicePaymentSelectionRes [V2G-DC-444]
+    ("ChargeParameterDiscoveryReq",),               # after ContractAuthenticationRes Finished [V2G-DC-497]
+    ("CableCheckReq",),                             # after CPD Finished [V2G-DC-453] (Ongoing: CPD again [V2G-DC-498])
+    ("PreChargeReq", "PowerDeliveryReq"),           # after CableCheck Finished + Valid/Warning + EVSE_Ready
+                                                    # [V2G-DC-499] (Ongoing: CableCheck again [V2G-DC-455]);
+                                                    # after PreChargeRes [V2G-DC-458]
+    ("CurrentDemandReq", "PowerDeliveryReq"),       # after PowerDelivery ReadyToChargeState=true [V2G-DC-462]
+    ("WeldingDetectionReq", "SessionStopReq"),      # after PowerDelivery ReadyToChargeState=false [V2G-DC-459]
     (),
 )
 
@@ -309,6 +313,10 @@ class DinSecc:
                     "EVSEPeakCurrentRipple": pv(port.ripple_a, "A")}}
 
     def cable_check(self, b, now):
+        # [V2G-DC-454]; the car is in CP state C by now [V2G-DC-547] (the pilot core sees it, not
+        # this one). EVSEProcessing Ongoing until the isolation test has a result; Finished only
+        # with EVSEIsolationStatus Valid / Warning [V2G-DC-499]; the status is never "Invalid" after
+        # a passed test (profiles.py isolation_hold: an Audi Q4 aborts on it, sheet §9)
         self._ev_status(b.get("DC_EVStatus"))
         port = self.port
         if self.cable_started is None:
@@ -340,6 +348,7 @@ class DinSecc:
         return min(v, self.port.max_v)
 
     def precharge(self, b, now):
+        # [V2G-DC-457]; EVSEPresentVoltage is the measured inlet voltage, never one it does not have
         self._ev_status(b.get("DC_EVStatus"))
         tv = val(b.get("EVTargetVoltage"), 0.0)
         ta = val(b.get("EVTargetCurrent"), 0.0)
@@ -351,7 +360,8 @@ class DinSecc:
         return {"ResponseCode": "OK", "DC_EVSEStatus": self._status(), "EVSEPresentVoltage": self._present_v()}
 
     def power_delivery(self, b, now):
-        # [V2G-DC-461]
+        # [V2G-DC-461]; ReadyToChargeState=true while the EVSE cannot apply it:
+        # FAILED_PowerDeliveryNotApplied [V2G-DC-401]; true again after the loop: FAILED
         port = self.port
         p = b.get("DC_EVPowerDeliveryParameter")
         if isinstance(p, dict):
@@ -390,6 +400,8 @@ class DinSecc:
         return self._fail_body("FAILED_SequenceError", "PowerDelivery start in the charge loop", now)
 
     def current_demand(self, b, now):
+        # [V2G-DC-464]; EVSEMaximum{Voltage,Current,Power}Limit always present (optional in the
+        # schema; cars that need them: ccs32clara PR #59); EVSE_Shutdown to end the loop
         port = self.port
         ev = self.ev
         self._ev_status(b.get("DC_EVStatus"))

@@ -16,24 +16,32 @@ EVMaximumCurrentLimit / EVMaximumPowerLimit (the discharge limits) and BulkSOC, 
 the minimum SoC: EVSE_Shutdown once EVRESSSOC <= it (default 20 %). In that mode the
 direction is honest: EVSEPresentCurrent is reported negative (out of the car).
 
-Table STATES below; a request outside it gets FAILED_SequenceError ([V2G2-538] as cited by
-EVerest EvseV2G iso_server.cpp), a foreign SessionID FAILED_UnknownSession, and after any
-FAILED response the session ends. SessionStopReq is accepted from ChargeParameterDiscovery
-on (EvseV2G's allowed-request masks after ChargeParameterDiscoveryRes/CableCheckRes).
+Table STATES below; a request outside it gets FAILED_SequenceError [V2G2-538], a foreign
+SessionID FAILED_UnknownSession [V2G2-460], and after any FAILED response the SECC sends the
+response and then closes the TCP connection [V2G2-539] [V2G2-034]; a FAILED response carries
+only what its schema requires [V2G2-736] (failed_body). SessionStopReq is accepted from
+ChargeParameterDiscovery on (EvseV2G's allowed-request masks after
+ChargeParameterDiscoveryRes/CableCheckRes).
+
+Requirement IDs are ISO 15118-2:2014 [V2G2-nnn] as cited by EVerest EvseV2G
+(everest-core modules/EvseV2G/iso_server.cpp) and Josev (iso15118/secc/states/secc_state.py);
+the sequence timeout, the CableCheck / PreCharge limits and the performance times are the
+DIN module's (sheet §6, §8). Where the box deliberately differs it says so next to the rule.
 """
 from firmware.protocols.ccs.din import dc as din
 
-# states: the DIN module's numbering, ISO-2 request names
+# states: the DIN module's numbering, ISO-2 request names; each row whitelists the requests
+# accepted there, anything else is FAILED_SequenceError [V2G2-538]
 STATES = (
-    ("SessionSetupReq",),
-    ("ServiceDiscoveryReq",),
-    ("PaymentServiceSelectionReq", "ServiceDetailReq"),
-    ("AuthorizationReq",),
-    ("ChargeParameterDiscoveryReq", "SessionStopReq"),
-    ("CableCheckReq", "SessionStopReq"),
-    ("PreChargeReq", "PowerDeliveryReq", "SessionStopReq"),
-    ("CurrentDemandReq", "PowerDeliveryReq"),
-    ("WeldingDetectionReq", "SessionStopReq"),
+    ("SessionSetupReq",),                                       # first request after SAP
+    ("ServiceDiscoveryReq",),                                   # after SessionSetupRes
+    ("PaymentServiceSelectionReq", "ServiceDetailReq"),         # after ServiceDiscoveryRes; ServiceDetail loops
+    ("AuthorizationReq",),                                      # EIM: no PaymentDetails (no Contract offered)
+    ("ChargeParameterDiscoveryReq", "SessionStopReq"),          # after AuthorizationRes Finished; CPD Ongoing loops
+    ("CableCheckReq", "SessionStopReq"),                        # after CPD Finished; CableCheck Ongoing loops
+    ("PreChargeReq", "PowerDeliveryReq", "SessionStopReq"),     # after CableCheck Finished; PreCharge loops
+    ("CurrentDemandReq", "PowerDeliveryReq"),                   # after PowerDelivery Start; loop until Stop
+    ("WeldingDetectionReq", "SessionStopReq"),                  # after PowerDelivery Stop
     (),
 )
 
@@ -65,11 +73,15 @@ class Iso2Secc(din.DinSecc):
         self.cpd_rounds = 0
 
     def session_setup(self, b, now):
+        # a new SessionID (set by the Secc, never 0) and OK_NewSessionEstablished [V2G2-756];
+        # resuming a paused session (OK_OldSessionJoined) is not offered
         self.ev["evccid"] = b.get("EVCCID", b"")
         self.state = din.WAIT_SERVICE_DISCOVERY
         return {"ResponseCode": "OK_NewSessionEstablished", "EVSEID": self.evse_id}
 
     def service_discovery(self, b, now):
+        # ChargeService ServiceID 1 / EVCharging; only ExternalPayment (EIM) without TLS, so no
+        # Contract payment option is offered
         self.state = din.WAIT_PAYMENT_SELECTION
         r = {"ResponseCode": "OK",
              "PaymentOptionList": {"PaymentOption": ["ExternalPayment"]},
@@ -86,37 +98,41 @@ class Iso2Secc(din.DinSecc):
     def service_detail(self, b, now):
         sid = b.get("ServiceID")
         if sid != din.SERVICE_ID_CHARGING and (not self.j2847_service or sid != self.j2847_service):
-            return self._fail_body("FAILED_ServiceIDInvalid", "service detail of %s" % sid, now)
+            return self._fail_body("FAILED_ServiceIDInvalid", "service detail of %s" % sid, now)   # [V2G2-464]
         return {"ResponseCode": "OK", "ServiceID": sid}
 
     def payment_selection(self, b, now):
         if b.get("SelectedPaymentOption") != "ExternalPayment":
-            return self._fail_body("FAILED_PaymentSelectionInvalid", "payment option", now)
+            return self._fail_body("FAILED_PaymentSelectionInvalid", "payment option", now)     # [V2G2-465]
         sel = (b.get("SelectedServiceList") or {}).get("SelectedService") or []
         if not [x for x in sel if x.get("ServiceID") == din.SERVICE_ID_CHARGING]:
-            return self._fail_body("FAILED_ServiceSelectionInvalid", "service selection", now)
+            return self._fail_body("FAILED_NoChargeServiceSelected", "service selection", now)  # [V2G2-804]
         for x in sel:
             sid = x.get("ServiceID")
             if sid != din.SERVICE_ID_CHARGING:
-                if not self.j2847_service or sid != self.j2847_service:
+                if not self.j2847_service or sid != self.j2847_service:                          # [V2G2-467]
                     return self._fail_body("FAILED_ServiceSelectionInvalid", "service %s not offered" % sid, now)
                 self.j2847 = True
         self.state = din.WAIT_AUTHORIZATION
         return {"ResponseCode": "OK"}
 
     def authorization(self, b, now):
+        # EIM is done outside the protocol (the box's own start): Finished at once; EvseV2G answers
+        # Ongoing_WaitingForCustomerInteraction [V2G2-854] while it waits for an external authorisation
         self.state = din.WAIT_CHARGE_PARAMETER
         return {"ResponseCode": "OK", "EVSEProcessing": "Finished"}
 
     def charge_parameter_discovery(self, b, now):
         if b.get("RequestedEnergyTransferMode") not in ENERGY_TYPES:
-            return self._fail_body("FAILED_WrongEnergyTransferType", "energy transfer mode", now)
+            # a mode the SECC did not offer [V2G2-476]; a charge parameter of the wrong kind (AC for a
+            # DC mode) is FAILED_WrongChargeParameter [V2G2-477] (the DIN handler: no DC_EVChargeParameter)
+            return self._fail_body("FAILED_WrongEnergyTransferMode", "energy transfer mode", now)
         b2 = dict(b)
         b2["EVRequestedEnergyTransferType"] = b["RequestedEnergyTransferMode"]
         r = din.DinSecc.charge_parameter_discovery(self, b2, now)
         if r.get("ResponseCode") != "OK":
             return r
-        r["SAScheduleList"] = _schedule(self.port.max_p)
+        r["SAScheduleList"] = _schedule(self.port.max_p)    # SAScheduleTupleID in 1..255 [V2G2-773]
         if self.j2847:
             self.cpd_rounds += 1
             cp = b.get("DC_EVChargeParameter") or {}
@@ -133,6 +149,8 @@ class Iso2Secc(din.DinSecc):
         return r
 
     def power_delivery(self, b, now):
+        # Start while the EVSE is not ready: FAILED_PowerDeliveryNotApplied [V2G2-480] (din handler);
+        # Start again after the charge loop: FAILED [V2G2-812]; Renegotiate is not offered (FAILED)
         cp = b.get("ChargeProgress")
         if cp not in ("Start", "Stop"):
             return self._fail_body("FAILED", "ChargeProgress %s not supported" % cp, now)
