@@ -142,20 +142,20 @@ def roundtrips_ms(log_text, msg="CurrentDemand"):
     return out
 
 
-def run_josev_secc_session(workdir=None, loops=40, timeout_s=75, capture=None):
-    """Josev's own SECC (simulated EVSE) against the same EVCC as run_session, DIN DC.
-    capture: a pcap path for the SECC-side interface, as in run_session.
+def run_josev_secc_session(workdir=None, loops=40, timeout_s=75, capture=None, proto="din"):
+    """Josev's own SECC (simulated EVSE) against the same EVCC as run_session, DC over
+    `proto` (din or iso2). capture: a pcap path for the SECC-side interface, as in run_session.
     Returns the EVCC log text (the SECC's own log is beside it in workdir)."""
     import time
     check_env()
     workdir = workdir or tempfile.mkdtemp(prefix="v2x-josev-secc-")
-    cfg = {"supportedProtocols": ["DIN_SPEC_70121"], "energyTransferMode": "DC_extended",
+    cfg = {"supportedProtocols": [JOSEV_PROTOCOLS[proto]], "energyTransferMode": "DC_extended",
            "isCertInstallNeeded": False, "useTls": False, "chargeLoopCycle": loops, "sdpRetryCycles": 3}
     cfg_path = os.path.join(workdir, "evcc.json")
     with open(cfg_path, "w") as f:
         json.dump(cfg, f)
     ev_log = os.path.join(workdir, "josev-evcc.log")
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PROTOCOLS="DIN_SPEC_70121", LOG_LEVEL="INFO",
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PROTOCOLS=JOSEV_PROTOCOLS[proto], LOG_LEVEL="INFO",
                MESSAGE_LOG_JSON="false", MESSAGE_LOG_EXI="false")
     with NetnsPair("v2xs%d" % (os.getpid() % 10000)) as ns, _capture(ns, capture):
         with open(os.path.join(workdir, "josev-secc.log"), "w") as sf, open(ev_log, "w") as ef:
