@@ -39,6 +39,7 @@ _FLAGS = (
 # CCS / NACS: what the SECC's stop request (core.stop_requested) says about who ended the loop
 _CCS_STOP_REQUEST = {
     "soc-floor": box.StopReason_SocFloor,
+    "j2847-min-soc": box.StopReason_SocFloor,  # ISO-2 SAE J2847/2: the car's own minimum SoC (BulkSOC)
     "user-stop": box.StopReason_UserStop,
     "box": box.StopReason_UserStop,          # the session's stop (ToolCommand / button) reached the SECC
     "loop-count": box.StopReason_UserStop,   # the operator's loop-count setting (v2xbox secc --loops)

@@ -14,6 +14,7 @@ def _r(stop="", end="", loops=0, loop_ms=0, limit=None, err="NO_ERROR"):
 
 def test_the_box_asked_to_stop():
     assert _r("soc-floor", "session stop", 40) == box.StopReason_SocFloor
+    assert _r("j2847-min-soc", "", 40) == box.StopReason_SocFloor
     assert _r("user-stop") == box.StopReason_UserStop
     assert _r("box", "", 3) == box.StopReason_UserStop
     assert _r("loop-count", "session stop", 10) == box.StopReason_UserStop
