@@ -56,11 +56,12 @@ def josev_pki(workdir, secc_cert_dir, profile="iso20"):
 
 
 def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, services=None, tls_cert_dir=None,
-                capture=None):
+                capture=None, evcc_env=None):
     """One Josev DC session (proto: din or iso2) against v2xbox secc offering only that protocol.
     tls_cert_dir: run over TLS (Josev ENABLE_TLS_1_3, useTls) with the SECC's chain from there.
     capture: a pcap path: the SECC-side interface is captured for the whole session
     (host_tools/secc/wiretime.py: kernel timestamps, read with wiretime.response_times).
+    evcc_env: extra environment for the EVCC (e.g. V2X_EVCC_TIMEOUT_FLOOR_S, hil/ccs/evcc/josev_ev.py).
     Returns (session record, Josev log text)."""
     check_env()
     workdir = workdir or tempfile.mkdtemp(prefix="v2x-josev-")
@@ -87,6 +88,7 @@ def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, servi
             raise InteropError("SECC did not start: " + line + box.stderr.read())
         env = dict(os.environ, PYTHONUNBUFFERED="1", NETWORK_INTERFACE=ns.ev_if, LOG_LEVEL="INFO", MESSAGE_LOG_JSON="false",
                    MESSAGE_LOG_EXI="false", **tls_env)
+        env.update(evcc_env or {})
         with open(log_path, "w") as f:
             ev = ns.popen_ev([JOSEV_PY, JOSEV_EV, cfg_path], stdout=f,
                              stderr=subprocess.STDOUT, env=env, cwd=workdir)
@@ -142,7 +144,7 @@ def roundtrips_ms(log_text, msg="CurrentDemand"):
     return out
 
 
-def run_josev_secc_session(workdir=None, loops=40, timeout_s=75, capture=None, proto="din"):
+def run_josev_secc_session(workdir=None, loops=40, timeout_s=75, capture=None, proto="din", evcc_env=None):
     """Josev's own SECC (simulated EVSE) against the same EVCC as run_session, DC over
     `proto` (din or iso2). capture: a pcap path for the SECC-side interface, as in run_session.
     Returns the EVCC log text (the SECC's own log is beside it in workdir)."""
@@ -163,7 +165,7 @@ def run_josev_secc_session(workdir=None, loops=40, timeout_s=75, capture=None, p
                          env=dict(env, NETWORK_INTERFACE=ns.box_if), cwd=workdir)
             time.sleep(4)       # the JVM and the SDP server come up
             ns.popen_ev([JOSEV_PY, JOSEV_EV, cfg_path], stdout=ef, stderr=subprocess.STDOUT,
-                        env=dict(env, NETWORK_INTERFACE=ns.ev_if), cwd=workdir)
+                        env=dict(env, NETWORK_INTERFACE=ns.ev_if, **(evcc_env or {})), cwd=workdir)
             end = time.monotonic() + timeout_s
             while time.monotonic() < end:
                 time.sleep(0.5)

@@ -7,6 +7,11 @@ Josev's SimEVController reports 20 kV present and target voltage in -20 DC PreCh
 ChargeLoop (evcc/controller/simulator.py), which no DC inlet has and the box rightly
 refuses to precharge to. This keeps every other behaviour of Josev's EVCC and changes only
 those voltages (to V2X_EV_VOLTAGE, default 380 V). DIN and ISO-2 values are Josev's own.
+
+V2X_EVCC_TIMEOUT_FLOOR_S (bench only, default off): the EVCC waits at least this long for
+every response. Josev's own CurrentDemand limit (250 ms, iso15118 din_spec/timeouts.py)
+ends sessions against a slow SECC; the SECC-response bench uses the same relaxed EVCC for
+both SECCs so that it can time a slow one at all (bench/secc_bench.py).
 """
 import asyncio
 import os
@@ -19,6 +24,24 @@ from iso15118.shared.exificient_exi_codec import ExificientEXICodec
 from iso15118.shared.messages.iso15118_20.common_types import RationalNumber
 
 VOLTS = int(os.environ.get("V2X_EV_VOLTAGE", "380"))
+TIMEOUT_FLOOR_S = float(os.environ.get("V2X_EVCC_TIMEOUT_FLOOR_S", "0"))
+
+
+class _FlooredAsyncio:
+    """asyncio for Josev's session loop (comm_session.rcv_loop), every wait_for at least
+    TIMEOUT_FLOOR_S; everything else is asyncio's."""
+
+    def __getattr__(self, name):
+        return getattr(asyncio, name)
+
+    @staticmethod
+    def wait_for(aw, timeout):
+        return asyncio.wait_for(aw, None if timeout is None else max(float(timeout), TIMEOUT_FLOOR_S))
+
+
+if TIMEOUT_FLOOR_S > 0:
+    import iso15118.shared.comm_session as _comm_session
+    _comm_session.asyncio = _FlooredAsyncio()
 
 
 class RealisticEV(SimEVController):
