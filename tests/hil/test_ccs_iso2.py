@@ -159,3 +159,28 @@ def test_soc_floor_and_user_stop_end_an_iso2_loop_with_evse_shutdown():
     assert r.ev.protocol == "iso2" and r.ev.result == "completed", r.ev.log
     assert r.power.safety.sup.faults == 0
     _let_go(r)
+
+
+# ---------------------------------------------------------------- the bench's profile runner (hil/rigs/ccs_profiles.py)
+def test_profile_runner_passes_capped_runs_and_the_eqc_power_limit_binds():
+    from hil.rigs import ccs_profiles
+    ok, why, r, _wall = ccs_profiles.run("mercedes-eqc", "din", loop_cap_ms=20000)
+    assert ok, why
+    # the EQC's 3.6 kW EVMaximumPowerLimit binds behind a 5 kW load
+    assert 0.8 * 3600 <= r.max_p_ac <= 3600 * 1.02
+    ok, why, r, _wall = ccs_profiles.run("bmw-ix", "iso2", loop_cap_ms=15000)
+    assert ok and r.ev.protocol == "iso2", why
+
+
+def test_profile_runner_fails_a_run_that_did_not_reach_the_cars_loop_limit():
+    from hil.rigs import ccs_profiles
+    car = dict(car_for("vw-meb"), loop_limit_ms=20000, loops=30)      # ends on a loop count instead
+    r = run_session(car, box_cfg("vw-meb", "iso2"), max_ms=80000)
+    assert r.ev.result == "completed"
+    ok, why = ccs_profiles.check("vw-meb", "iso2", r, car)
+    assert not ok and "did not end on the car's timer" in why
+    # and a run over the other protocol than asked is not counted
+    car = dict(car_for("vw-meb"), loop_limit_ms=5000)
+    r = run_session(car, box_cfg("vw-meb", "din"), max_ms=80000)
+    ok, why = ccs_profiles.check("vw-meb", "iso2", r, car)
+    assert not ok and why.startswith("session was din")
