@@ -192,9 +192,13 @@ class Evcc:
             self.outbox = None
             self._send_now(step, name, body, now)
         data = self.t.ev_recv(self.cid)
-        if data:
-            self.buf.feed(data)
-        m = self.buf.next()
+        try:
+            if data:
+                self.buf.feed(data)
+            m = self.buf.next()
+        except v2gtp.V2GTPError as e:
+            self._end("V2GTP error: %s" % e, now)
+            return
         if m is None and self.cid is not None and self.t.ev_closed(self.cid):
             # bytes sent before the close are delivered first, as TCP does
             self._end("SECC closed the connection in %s" % self.phase, now)
