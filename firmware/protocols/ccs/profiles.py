@@ -71,7 +71,7 @@ PROFILES = (
                "(issue 11, public reports)",
      "loop_limit_s": 60,
      "protocols": ("iso2", "din"),
-     "protocols_reason": "an ID.4 charged over ISO 15118-2 in SmartEVSE-3 issue #25 traces (2024-03) and "
+     "protocols_reason": "an ID.4 charged over ISO 15118-2 (an AC session) in SmartEVSE-3 issue #25 traces (2024-03) and "
                          "MEB cars get Plug & Charge (ISO 15118-2; tu.no 2020); DIN as every CCS car. "
                          "ISO-2 first is an assumption: no trace of the MEB's priorities"},
     {"name": "bmw-ix",
