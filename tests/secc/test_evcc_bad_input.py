@@ -48,6 +48,14 @@ def test_bad_sap_answer(res, why):
     assert ev.done and ev.result == why and t.ev_closed(cid) is not None
 
 
+def test_a_car_whose_proprietary_namespace_is_chosen_falls_silent():
+    # a SECC that picked the Tesla namespace would lose the car: the EVCC ends the session
+    # like the real car does (pyPLC #31)
+    t, ev, cid = _connected((sap.TESLA_NAMESPACE, NS["din"]))
+    _sap_ok(t, ev, cid, 1)
+    assert ev.done and ev.result == "SECC chose %s" % sap.TESLA_NAMESPACE and ev.protocol is None
+
+
 @pytest.mark.parametrize("proto", ["din", "iso2"])
 def test_wrong_response_type_failed_code_and_garbage(proto):
     sid = bytes(8)

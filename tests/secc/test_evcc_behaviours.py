@@ -105,31 +105,6 @@ def test_tesla_namespace_offered_first_gets_the_standard_protocol_and_the_tesla_
     assert rec["profile"] == "tesla-din" and rec["offered"][0] == sap.TESLA_NAMESPACE
 
 
-def test_a_car_whose_proprietary_namespace_is_chosen_falls_silent():
-    # a SECC that picked the Tesla namespace would lose the car: the EVCC ends the session
-    # like the real car does (pyPLC #31)
-    from firmware.protocols.ccs import sdp, v2gtp
-    from firmware.protocols.ccs.transport import MemoryTransport
-    from firmware.v2g.exi import codec_for
-    from hil.ccs.evcc import make_evcc
-    t = MemoryTransport()
-    t.open(0)
-    ev = make_evcc(t, {"namespaces": (sap.TESLA_NAMESPACE, NS["din"])})
-    ev.step(0)
-    srv = sdp.SdpServer(*t.local_endpoint())
-    for e in t.poll(1):
-        if e[0] == "sdp":
-            t.send_sdp(e[1], srv.handle(e[2]))
-    ev.step(2)
-    assert ev.phase == "sap"
-    cid = [e for e in t.poll(3) if e[0] == "connected"][0][1]
-    res = {"supportedAppProtocolRes": {"ResponseCode": "OK_SuccessfulNegotiation", "SchemaID": 1}}
-    t.send(cid, v2gtp.frame(v2gtp.EXI, codec_for("app").encode(res)))
-    t.poll(4)
-    ev.step(5)
-    assert ev.done and ev.result == "SECC chose %s" % sap.TESLA_NAMESPACE and ev.protocol is None
-
-
 def test_dc_core_car_completes(proto):
     rec, ev, port, secc = run(proto, {"energy_transfer": "DC_core"})
     assert ev.result == "completed", ev.log

@@ -112,8 +112,7 @@ class Evcc:
         self.pre_start = None
         self.cpd_at = None
         self.weld_n = 0
-        self.diff_since = None
-        self.zero_since = None
+        self.since = {}             # condition -> first CurrentDemandRes it held in (diff, zero)
         self.service_id = None      # the charge service's ServiceID from ServiceDiscoveryRes
         self.schedule_id = None     # ISO-2: the SAScheduleTupleID the SECC offered
         self.t_start = None
@@ -325,6 +324,14 @@ class Evcc:
         self._go(step)
         self._send(step, now)
 
+    def _held(self, key, cond, now, ms):
+        """True once `cond` has held in every CurrentDemandRes for `ms`."""
+        if not cond:
+            self.since.pop(key, None)
+            return False
+        t0 = self.since.setdefault(key, now)
+        return now - t0 >= ms
+
     def _on_current_demand(self, res, now):
         car = self.car
         self.loops += 1
@@ -338,24 +345,13 @@ class Evcc:
             self._end("EVSEPresentVoltage %.0f V but the inlet has %.0f V" % (
                 val(res["EVSEPresentVoltage"]), self.inlet_v()), now)
             return
-        if car["current_diff_a"]:
-            if abs(rep_a - abs(self.current_a())) > car["current_diff_a"]:
-                if self.diff_since is None:
-                    self.diff_since = now
-                elif now - self.diff_since >= car["current_diff_ms"]:
-                    self._end("FAILED_ChargingCurrentdifferential", now)
-                    return
-            else:
-                self.diff_since = None
-        if car["zero_current_ms"]:
-            if rep_a <= 0:
-                if self.zero_since is None:
-                    self.zero_since = now
-                elif now - self.zero_since >= car["zero_current_ms"]:
-                    self._end("zero current timeout", now)
-                    return
-            else:
-                self.zero_since = None
+        if car["current_diff_a"] and self._held("diff", abs(rep_a - abs(self.current_a())) > car["current_diff_a"],
+                                                now, car["current_diff_ms"]):
+            self._end("FAILED_ChargingCurrentdifferential", now)
+            return
+        if car["zero_current_ms"] and self._held("zero", rep_a <= 0, now, car["zero_current_ms"]):
+            self._end("zero current timeout", now)
+            return
         self.soc = max(0.0, self.soc - car["soc_per_loop"])
         if st["EVSEStatusCode"] in ("EVSE_Shutdown", "EVSE_EmergencyShutdown"):
             self._stop_loop("EVSE %s" % st["EVSEStatusCode"], now)
