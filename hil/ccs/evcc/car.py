@@ -85,10 +85,7 @@ class Evcc:
             car.update(behaviour)
         self.car = car
         self.t = transport
-        if dialects is None:
-            from hil.ccs.evcc import din, iso2
-            dialects = (din.DIN, iso2.ISO2)
-        self.dialects = {d.namespace: d for d in dialects}
+        self.dialects = {d.namespace: d for d in dialects or ()}   # namespace -> dialect (din.DIN, iso2.ISO2)
         self.d = None               # the dialect of the protocol the SECC selected
         self.protocol = None        # its name ("din", "iso2")
         self.inlet_v = inlet_v or (lambda: 0.0)

@@ -3,7 +3,7 @@ behaviour). Message names and shapes per DIN SPEC 70121 as the team's EXI codec
 (firmware/v2g/exi, schema "din") encodes them; EV message timeouts from DIN Table 75/77
 as in the reference sheet §6: 2 s, CurrentDemand 250 ms."""
 from firmware.protocols.ccs import sap
-from hil.ccs.evcc.car import DEFAULT_CAR, Evcc, pv  # noqa: F401  (DEFAULT_CAR: the rig's import)
+from hil.ccs.evcc.car import pv
 
 MSG_TIMEOUT_MS = 2000
 CD_TIMEOUT_MS = 250
@@ -84,7 +84,3 @@ def current_demand_body(c, st):
             "EVMaximumPowerLimit": pv(c["max_w"], "W", 1), "ChargingComplete": False,
             "EVTargetVoltage": pv(c["battery_v"], "V")}
 
-
-def DinEvcc(transport, behaviour=None, inlet_v=None, current_a=None, ev_ip=None):
-    """The scripted car (speaks the protocol the SECC selects; DIN unless it offers more)."""
-    return Evcc(transport, behaviour, inlet_v, current_a, ev_ip)
