@@ -83,4 +83,3 @@ def current_demand_body(c, st):
             "EVMaximumVoltageLimit": pv(c["max_v"], "V"), "EVMaximumCurrentLimit": pv(c["max_a"], "A"),
             "EVMaximumPowerLimit": pv(c["max_w"], "W", 1), "ChargingComplete": False,
             "EVTargetVoltage": pv(c["battery_v"], "V")}
-
