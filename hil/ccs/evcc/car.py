@@ -245,7 +245,6 @@ class Evcc:
         self.d = d
         self.protocol = d.protocol
         self.codec = codec_for(d.schema)
-        self.log.append((now, "SAP: %s" % d.protocol))
         self._go("SessionSetup")
         self._send("SessionSetup", now)
 
