@@ -82,11 +82,11 @@ def test_current_comparing_car_aborts_on_a_fixed_report_and_accepts_the_measured
     assert ev.result == "completed", ev.log
 
 
-def _run_with_profile(proto, car, prof):
+def _run_with_profile(proto, car, prof, **kw):
     orig = profiles.recognise
     profiles.recognise = lambda *a, **k: dict(prof)
     try:
-        return run(proto, car, cfg={"profile": "auto"})
+        return run(proto, car, cfg={"profile": "auto"}, **kw)
     finally:
         profiles.recognise = orig
 
@@ -132,6 +132,24 @@ def test_car_aborts_on_an_isolation_status_it_dislikes(proto):
     assert ev.result == "isolation Warning / EVSE_Ready after CableCheck", ev.log
     assert "PreChargeReq" not in _names(rec) and not port.closed() and rec["energy_wh"] == 0
     rec, ev, port, secc = run(proto, {"bad_isolation": ("Invalid",)}, port=P.SimPort(isolation_result=P.IMD_WARNING))
+    assert ev.result == "completed", ev.log
+
+
+class _PausedImdPort(P.SimPort):
+    """The IMD pauses from precharge on (the two-IMD clash, sheet §9 risk 6; EVerest
+    hack_pause_imd_during_precharge): no fresh result after CableCheck."""
+    def isolation(self):
+        return P.ISO_UNKNOWN if self._pre_v > 0 else P.SimPort.isolation(self)
+
+
+def test_car_that_dislikes_invalid_after_cable_check_needs_the_held_valid(proto):
+    car = {"bad_isolation": ("Invalid", "absent")}
+    prof = dict(profiles.DEFAULT, isolation_before="Invalid", isolation_hold=False)
+    rec, ev, port, secc = _run_with_profile(proto, car, prof, port=_PausedImdPort())
+    assert ev.result == "isolation Invalid in PreCharge", ev.log
+    assert not port.closed() and rec["energy_wh"] == 0
+    # the Audi Q4 profile holds "Valid" after a passed test: the same car discharges
+    rec, ev, port, secc = _run_with_profile(proto, car, profiles.get("audi-q4"), port=_PausedImdPort())
     assert ev.result == "completed", ev.log
 
 

@@ -26,7 +26,8 @@ with the real car (pyPLC #31).
   current_diff_a      abort (FAILED_ChargingCurrentdifferential) when reported and real
                       current differ by more than this for current_diff_ms (0: off)
   zero_current_ms     abort when the reported current is 0 for this long (0: off)
-  bad_isolation       EVSEIsolationStatus values that make the car abort after CableCheck
+  bad_isolation       EVSEIsolationStatus values that make the car abort: in the final
+                      CableCheckRes and in every PreChargeRes / CurrentDemandRes after it
   cpd_patience_ms     abort if a ChargeParameterDiscoveryRes takes longer than this
   target_a            EVTargetCurrent in the loop
   pace_ms             interval between two requests of the same loop (CableCheck, PreCharge,
@@ -252,6 +253,13 @@ class Evcc:
         car = self.car
         d = self.d
         ph = self.step_name
+        if ph in ("PreCharge", "CurrentDemand"):
+            # a car that dislikes an isolation status keeps checking it after CableCheck
+            # (an Audi Q4 aborted on "Invalid" after the CableCheck: sheet §9 table, issue 11)
+            iso = res["DC_EVSEStatus"].get("EVSEIsolationStatus", "absent")
+            if iso in car["bad_isolation"]:
+                self._end("isolation %s in %s" % (iso, ph), now)
+                return
         if ph == "SessionSetup":
             self.sid = hdr["SessionID"]
             self._next("ServiceDiscovery", now)
