@@ -101,3 +101,22 @@ def test_any_bytes_from_the_secc_end_the_session_cleanly(data, proto):
     for now in (5, 10, 3000):
         ev.step(now)
     assert ev.done and ev.result
+
+
+def test_iso2_charge_parameters_without_a_schedule_end_the_session(monkeypatch):
+    from firmware.protocols.ccs import secc as S
+    from firmware.protocols.ccs.iso2 import dc as iso2_dc
+    from hil.ccs import din_rig
+
+    class NoSchedule(iso2_dc.Iso2Secc):
+        HANDLERS = dict(iso2_dc.Iso2Secc.HANDLERS)
+
+        def cpd(self, b, now):
+            r = iso2_dc.Iso2Secc.charge_parameter_discovery(self, b, now)
+            del r["SAScheduleList"]
+            return r
+    NoSchedule.HANDLERS["ChargeParameterDiscoveryReq"] = NoSchedule.cpd
+    monkeypatch.setitem(S.CORES, "iso2", NoSchedule)
+    rec, ev, port, secc = din_rig.run({"namespaces": (NS["iso2"],)})
+    assert ev.protocol == "iso2" and ev.result == "ChargeParameterDiscoveryRes without an SAScheduleTuple", ev.log
+    assert not port.closed()

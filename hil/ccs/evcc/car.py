@@ -282,6 +282,9 @@ class Evcc:
                 self._send("ChargeParameterDiscovery", now)
                 return
             self.schedule_id = d.schedule_id(res)
+            if d.needs_schedule and self.schedule_id is None:
+                self._end("ChargeParameterDiscoveryRes without an SAScheduleTuple", now)
+                return
             self._next("CableCheck", now)
         elif ph == "CableCheck":
             st = res["DC_EVSEStatus"]

@@ -12,6 +12,7 @@ CD_TIMEOUT_MS = 250
 class DIN:
     protocol = "din"
     schema = "din"
+    needs_schedule = False      # DIN's PowerDeliveryReq has no SAScheduleTupleID
     namespace = sap.PROTOCOLS["din"][0]
     NAMES = {"PaymentSelection": "ServicePaymentSelection", "Authorization": "ContractAuthentication",
              "PowerDeliveryStart": "PowerDelivery", "PowerDeliveryStop": "PowerDelivery"}

@@ -23,6 +23,7 @@ CD_TIMEOUT_MS = 250
 class ISO2:
     protocol = "iso2"
     schema = "iso2"
+    needs_schedule = True      # PowerDeliveryReq carries the SAScheduleTupleID the SECC offered
     namespace = sap.PROTOCOLS["iso2"][0]
     NAMES = {"PaymentSelection": "PaymentServiceSelection"}
 
