@@ -6,6 +6,7 @@ import firmware  # noqa: F401
 from firmware.can.gen import box
 from firmware.charging import table as T
 from firmware.protocols.ccs import v2gtp
+from firmware.v2g.exi import codec_for
 from hil.rigs.ccs import CcsRig
 
 END = (T.READY_TO_UNPLUG, T.FAULT, T.LOCKOUT)
@@ -158,7 +159,7 @@ def test_out_of_sequence_request_shows_protocol_error():
     assert r.run_until(lambda r: r.state == T.SUPPLYING, 20000), r.state_names()
     ev = r.ev
     bad = {"V2G_Message": {"Header": {"SessionID": ev.sid}, "Body": {"SessionSetupReq": {"EVCCID": b"\x02\x00"}}}}
-    r.transport.ev_send(ev.cid, v2gtp.frame(v2gtp.EXI, ev.din.encode(bad)))
+    r.transport.ev_send(ev.cid, v2gtp.frame(v2gtp.EXI, codec_for("din").encode(bad)))   # the default car: DIN
     r.run(10000)
     rec = r.records()[-1]
     assert rec["ended"].startswith("sequence error"), rec
