@@ -154,12 +154,18 @@ def test_unoffered_value_added_service_is_refused():
     assert _body(r)[1]["ResponseCode"] == "FAILED_ServiceSelectionInvalid"
 
 
-def test_no_charge_service_selected_gets_its_own_code():
-    # [V2G2-804] (as cited by EVerest EvseV2G iso_server.cpp): a PaymentServiceSelectionReq without
-    # the charge service is answered FAILED_NoChargeServiceSelected, and the session ends
+def _discovered():
+    """A core after SessionSetup and ServiceDiscovery."""
     core = dc.Iso2Secc(P.SimPort(), profiles.get("generic"), {}, SID)
     core.request(_req("SessionSetupReq", {"EVCCID": b"\x01"}, bytes(8)), 0)
     core.request(_req("ServiceDiscoveryReq", {}), 1)
+    return core
+
+
+def test_no_charge_service_selected_gets_its_own_code():
+    # [V2G2-804] (as cited by EVerest EvseV2G iso_server.cpp): a PaymentServiceSelectionReq without
+    # the charge service is answered FAILED_NoChargeServiceSelected, and the session ends
+    core = _discovered()
     r = core.request(_req("PaymentServiceSelectionReq", {"SelectedPaymentOption": "ExternalPayment",
                                                          "SelectedServiceList": {"SelectedService": [
                                                              {"ServiceID": 2}]}}), 2)
@@ -169,9 +175,7 @@ def test_no_charge_service_selected_gets_its_own_code():
 
 def test_energy_transfer_mode_not_offered_gets_the_iso2_code():
     # [V2G2-476]: ISO-2 names it FAILED_WrongEnergyTransferMode (DIN: ...Type); the response must encode
-    core = dc.Iso2Secc(P.SimPort(), profiles.get("generic"), {}, SID)
-    core.request(_req("SessionSetupReq", {"EVCCID": b"\x01"}, bytes(8)), 0)
-    core.request(_req("ServiceDiscoveryReq", {}), 1)
+    core = _discovered()
     core.request(_req("PaymentServiceSelectionReq", {"SelectedPaymentOption": "ExternalPayment",
                                                      "SelectedServiceList": {"SelectedService": [{"ServiceID": 1}]}}), 2)
     core.request(_req("AuthorizationReq", {}), 3)
