@@ -195,3 +195,10 @@ def test_live_capture_in_a_namespace_sees_the_secc_delay(tmp_path):
     assert all(p["ms"] >= 30.0 for p in pairs), pairs
     frames = pcap.read_capture(path)
     assert all(abs(t - frames[0][0]) < 60 for t, _ in frames)     # kernel wall-clock stamps
+
+
+def test_capture_on_a_missing_interface_is_a_clear_error(tmp_path):
+    out = tmp_path / "x.pcap"
+    r = subprocess.run([sys.executable, "-m", "host_tools.secc.wiretime", "capture", "--iface", "i11mnope0",
+                        "--out", str(out)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "cannot capture on i11mnope0" in r.stderr, r.stderr
