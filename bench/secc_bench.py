@@ -119,7 +119,7 @@ def josev_response_times(loops=None, workdir=None):
         out[jpre + "currentdemand_response_ms_p50"] = {"value": round(theirs["p50_ms"], 3), "unit": "ms"}
         out[jpre + "currentdemand_response_ms_p99"] = {"value": round(theirs["p99_ms"], 3), "unit": "ms"}
         out[pre + "currentdemand_response_p99_ratio_vs_josev"] = {
-            "value": round(ours["p99_ms"] / theirs["p99_ms"], 4), "unit": "ratio"}
+            "value": round(ours["p99_ms"] / theirs["p99_ms"], 4), "unit": "x"}
         out[pre + "currentdemand_wire_pairs"] = {"value": ours["n"], "unit": "loops"}
         out[jpre + "currentdemand_wire_pairs"] = {"value": theirs["n"], "unit": "loops"}
         out[jpre + "sessions"] = {"value": attempts, "unit": "sessions"}
