@@ -109,7 +109,8 @@ def josev_response_times(loops=None, workdir=None):
     from host_tools.secc import josev
     loops = loops or LOOPS
     out = {}
-    workdir = workdir or tempfile.mkdtemp(prefix="v2x-i11m-bench-")
+    workdir = workdir or tempfile.mkdtemp(prefix="v2x-secc-wire-")
+    print("bench: secc wire captures in %s (python -m host_tools.secc.wiretime times FILE)" % workdir)
     for proto in ("din", "iso2"):
         rec, log, theirs_log, ours, theirs, attempts = _wire(proto, loops[proto], workdir)
         pre = "secc." if proto == "din" else "secc.iso2_"
