@@ -47,6 +47,9 @@ EV_MAC = b"\x02\xee\x00\x00\x00\x01"         # the car's host (as slac_sim.EV)
 EV_MODEM_MAC = b"\x00\xb0\x52\xee\x00\x01"
 EVSE_MODEM_MAC = b"\x00\xb0\x52\xe5\x00\x01"  # the box's QCA7000
 SDP_PORT = 15118
+# The box's modem is a QCA7000 (firmware/hal/qca7000.py), which reports CM_ATTEN_PROFILE.IND
+# per sound; the values are a short cable's, as the SLAC interop tests use (tests/ccs_link).
+QCA_ATTEN_PROFILE = bytes([23] * 58)
 LINE_DELAY_MS = 1            # one PLC hop, both ways (team; Green PHY frames take ~1 ms)
 
 ICMP_NS = 135
@@ -561,7 +564,8 @@ class EvNet:
         net.v2g                    # ev_* API for the EVCC
     """
 
-    def __init__(self, box_link, now_fn, loss=0.0, seed=1, evse_atten_profile=None, ev_mac=EV_MAC):
+    def __init__(self, box_link, now_fn, loss=0.0, seed=1, evse_atten_profile=QCA_ATTEN_PROFILE,
+                 ev_mac=EV_MAC):
         self.box_link = box_link
         self.now = now_fn
         self.box_modem = Modem("evse", EVSE_MODEM_MAC, box_link.rx.append, atten_profile=evse_atten_profile)
@@ -599,6 +603,13 @@ class EvNet:
         self.host.reset()
         self.state = "idle"
         self.log.append((now, "unplugged"))
+
+    def first(self, kind, who, since=0):
+        """Time of the first traced frame of `kind` from modem `who` at or after `since`, or None."""
+        for t, w, k in self.line.trace:
+            if t >= since and w == who and k == kind:
+                return t
+        return None
 
     def step(self, now):
         link = self.box_link

@@ -252,3 +252,78 @@ def run_session(car=None, cfg=None, max_ms=200000, **kw):
     end = (T.READY_TO_UNPLUG, T.FAULT, T.LOCKOUT)
     r.run_until(lambda r: r.ev is not None and r.ev.done and r.state in end and not r.power.active, max_ms)
     return r
+
+
+# ---------------------------------------------------------------- plug-in to CurrentDemand, by phase
+# (phase name, from mark, to mark); contiguous: they add up to B detected .. first CurrentDemandReq
+PHASES = (
+    ("5 % pilot (user start at B, oscillator on)", "b", "pwm5"),
+    ("SLAC: car starts (CM_SLAC_PARM.REQ)", "pwm5", "parm"),
+    ("SLAC: PARM.REQ .. SLAC_MATCH.CNF", "parm", "match"),
+    ("link up: car's modem joins the AVLN (SET_KEY)", "match", "up"),
+    ("SDP: request .. response", "up", "sdp"),
+    ("ND: NS .. NA for the SECC's address", "sdp", "na"),
+    ("TCP connect: SYN .. SYN+ACK", "na", "synack"),
+    ("SupportedAppProtocol (to SessionSetupReq)", "synack", "SessionSetupReq"),
+    ("SessionSetup .. ChargeParameterDiscovery", "SessionSetupReq", "CableCheckReq"),
+    ("CableCheck", "CableCheckReq", "PreChargeReq"),
+    ("PreCharge", "PreChargeReq", "PowerDeliveryReq"),
+    ("PowerDelivery (to the first CurrentDemandReq)", "PowerDeliveryReq", "CurrentDemandReq"),
+)
+LINK_MARKS = (("parm", "CM_SLAC_PARM.REQ", "ev"), ("match", "CM_SLAC_MATCH.CNF", "evse"),
+              ("sdp_req", "SDP request", "ev"), ("sdp", "SDP response", "evse"), ("ns", "NS", "ev"),
+              ("na", "NA", "evse"), ("syn", "TCP SYN", "ev"), ("synack", "TCP SYN+ACK", "evse"))
+
+
+def link_marks(r, since):
+    """The link milestones of the V2G session whose 5 % pilot came at `since`:
+    frames on the simulated line (time put on the line) and the car's link-up."""
+    net = r.net
+    m = {}
+    t = since
+    for name, kind, who in LINK_MARKS:
+        x = net.first(kind, who, t)
+        if x is None:
+            break
+        m[name] = t = x
+    if net.up_at is not None and net.up_at >= since:
+        m["up"] = net.up_at
+    return m
+
+
+def plug_to_loop(car=None, cfg=None, max_ms=60000, **kw):
+    """CP state B (the box's pilot core detects the car) to the first
+    CurrentDemandReq received by the SECC, on the full link, the user starting
+    as soon as the box sees the car. -> (rig, marks {name: ms}, phases
+    [(name, ms)], total_ms). Box-side marks: pilot B, SECC request times;
+    link marks: frames on the simulated line."""
+    r = CcsRig(car, cfg, **kw)
+    r.boot()
+    r.plug()
+    core = [None]
+
+    def b_seen(rig):
+        return rig.power.pilot.state == "B"
+    r.run_until(b_seen, 5000)
+    b = [t for t, e in r.power.link_log if e[0] == "pilot" and e[2] == "B"][0]
+    r.start()
+
+    def cd_seen(rig):
+        c = rig.power._core()
+        if c is not None:
+            core[0] = c
+        return c is not None and "CurrentDemandReq" in c.phase_at
+    r.run_until(cd_seen, max_ms)
+    c = core[0]
+    if c is None or "CurrentDemandReq" not in c.phase_at:
+        raise RuntimeError("no CurrentDemandReq within %d ms: %s / %s" % (max_ms, r.ev and r.ev.log, r.power.log))
+    marks = {"plug": r.plug_at, "b": b, "pwm5": r.pwm_at[0]}
+    marks.update(link_marks(r, r.pwm_at[0]))
+    for k, v in c.phase_at.items():
+        marks[k] = c.t0 + v
+    phases = []
+    for name, a, z in PHASES:
+        if a not in marks or z not in marks:
+            raise RuntimeError("phase %r: mark missing (%s)" % (name, sorted(marks)))
+        phases.append((name, marks[z] - marks[a]))
+    return r, marks, phases, marks["CurrentDemandReq"] - b
