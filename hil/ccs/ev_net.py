@@ -15,17 +15,20 @@ threads, no wall clock: `step(now)` is called by the rig every simulated ms.
     the car gives its modem the NMK/NID from CM_SLAC_MATCH.CNF (CM_SET_KEY),
     and the link is up at the modem's CM_SET_KEY.CNF;
   * `SimLine`: the powerline with a delay and, for the lossy-line option, a
-    seeded loss rate on data frames (SLAC's retries are the SLAC tests'
-    business); every frame put on the line is traced (t, from, kind) for the
-    phase reports;
+    seeded loss rate on TCP segments (the option exercises TCP retransmission
+    both ways; SLAC, ND and SDP have their own retries, tested elsewhere,
+    and a lost NA costs the 1 s ND retransmission, which the EVCC's 2 s SAP
+    timeout would turn into a failed session); every frame put on the line
+    is traced (t, from, kind) for the phase reports;
   * `EvHost`: link-local address (modified EUI-64 of the car's MAC), NS/NA
     (answers NS for its address, resolves the box with NS to its
     solicited-node group, RFC 4861), UDP, TCP client connections (`EvTcp`);
   * `EvTcp`: active open (SYN with MSS, RFC 9293), in-order delivery (a
     segment past a hole is dropped and answered with a duplicate ACK, the
     sender fills the hole), cumulative ACKs, go-back-N retransmission on a
-    timer (RTO doubled per expiry, RTO_MIN..RTO_MAX, given up after
-    MAX_RETRIES), FIN both ways, RST;
+    timer (RFC 6298 SRTT/RTTVAR, Karn's rule, RTO in RTO_MIN..RTO_MAX as the
+    box's TCP, doubled per expiry, given up after MAX_RETRIES), FIN both
+    ways, RST;
   * `EvV2g`: MemoryTransport's peer API (ev_sdp, ev_sdp_replies, ev_connect,
     ev_send, ev_recv, ev_close, ev_closed) over the host, so the scripted
     EVCC (hil/ccs/evcc) runs unchanged on the real link. ev_connect goes to
@@ -101,8 +104,8 @@ def classify(frame):
 
 class SimLine(PlcLine):
     """The powerline in simulated time: frames put on it at `now` reach the
-    other modems LINE_DELAY_MS later; data frames (not SLAC MMEs) are lost
-    with probability `loss` (seeded: the same run loses the same frames)."""
+    other modems LINE_DELAY_MS later; TCP segments are lost with probability
+    `loss` (seeded: the same run loses the same frames)."""
 
     def __init__(self, *modems, loss=0.0, delay_ms=LINE_DELAY_MS, seed=1):
         PlcLine.__init__(self, *modems)
@@ -121,7 +124,8 @@ class SimLine(PlcLine):
             return
         frame = bytes(frame)
         self.trace.append((self.now, src.name, classify(frame)))
-        if self.loss and frame[12:14] != b"\x88\xe1" and self.rnd.random() < self.loss:
+        if (self.loss and frame[12:14] == b"\x86\xdd" and len(frame) > 20 and frame[20] == ipv6.NH_TCP
+                and self.rnd.random() < self.loss):
             self.lost += 1
             return
         for m in self.modems:
@@ -164,17 +168,22 @@ class EvTcp:
         self.peer_mss = 536          # RFC 9293 default until the SYN-ACK says more
         self.rcv_nxt = 0
         self.rx = bytearray()
+        self.high = None             # snd_nxt before a go-back-N resend (no RTT samples below it)
         self.fin_wanted = False
         self.fin_sent = False
         self.fin_acked = False
         self.peer_fin = False
         self.reason = ""             # why it closed
         self.rto = RTO_INIT_MS
+        self.srtt = None
+        self.rttvar = 0
+        self._rtt = None             # (seq that ends the timed segment, sent at): one sample in flight
         self.timer = None
         self.retries = 0
         self.retransmits = 0
         self.dup_acks_sent = 0
         self._seg(tcp.SYN, iss, mss=MSS)
+        self.syn_at = now
         self.timer = now + self.rto
 
     # ------------------------------------------------------------ output
@@ -185,6 +194,10 @@ class EvTcp:
 
     def _ack(self):
         self._seg(tcp.ACK, self.snd_nxt)
+
+    @property
+    def _resending(self):
+        return self.high is not None and tcp.lt(self.snd_nxt, self.high)
 
     def _flight(self):
         return tcp.d(self.snd_nxt, self.snd_una)
@@ -202,6 +215,8 @@ class EvTcp:
             n = min(left, mss, room)
             self._seg(tcp.ACK | tcp.PSH, self.snd_nxt, bytes(self.buf[off:off + n]))
             self.snd_nxt = (self.snd_nxt + n) & tcp.MASK
+            if self._rtt is None and self.snd_nxt == (self.snd_una + off + n) & tcp.MASK and not self._resending:
+                self._rtt = (self.snd_nxt, now)
             if self.timer is None:
                 self.timer = now + self.rto
         if self.fin_wanted and not self.fin_sent and self._flight() == len(self.buf):
@@ -244,10 +259,12 @@ class EvTcp:
         self.rto = min(self.rto * 2, RTO_MAX_MS)
         self.timer = now + self.rto
         self.retransmits += 1
+        self._rtt = None             # Karn: no sample across a retransmission
         if self.state == SYN_SENT:
             self._seg(tcp.SYN, self.iss, mss=MSS)
             return
         # go-back-N from the oldest unacknowledged byte (the FIN too, if it was out)
+        self.high = self.snd_nxt
         self.snd_nxt = self.snd_una
         self.fin_sent = False
         self._push(now)
@@ -270,8 +287,9 @@ class EvTcp:
                     self.peer_mss = seg.mss
                 self.state = ESTABLISHED
                 self.timer = None
+                if self.retries == 0:
+                    self._sample(now - self.syn_at)
                 self.retries = 0
-                self.rto = max(RTO_MIN_MS, min(self.rto, RTO_INIT_MS))
                 self._ack()
                 self._push(now)
             return
@@ -295,11 +313,28 @@ class EvTcp:
             self.fin_acked = True
         self.snd_una = seg.ack
         self.retries = 0
-        self.rto = RTO_MIN_MS if self.rto < RTO_MIN_MS else min(self.rto, RTO_INIT_MS)
+        if self._rtt is not None and tcp.le(self._rtt[0], seg.ack):
+            self._sample(now - self._rtt[1])
+            self._rtt = None
+        elif self.srtt is not None:
+            self.rto = self._rto()   # back from the backoff after new data is acknowledged
         self.timer = None if self._flight() == 0 else now + self.rto
         self._push(now)
         if self.fin_acked and self.peer_fin:
             self._closed("local")
+
+    def _rto(self):
+        return max(RTO_MIN_MS, min(RTO_MAX_MS, self.srtt + max(1, 4 * self.rttvar)))
+
+    def _sample(self, r):
+        """RFC 6298 2.2/2.3 (alpha 1/8, beta 1/4)."""
+        if self.srtt is None:
+            self.srtt = r
+            self.rttvar = r / 2.0
+        else:
+            self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - r)
+            self.srtt = 0.875 * self.srtt + 0.125 * r
+        self.rto = self._rto()
 
     def _on_data(self, seg):
         if seg.seq != self.rcv_nxt:

@@ -180,10 +180,10 @@ class CcsRig:
             self._pwm_seen = True
         ev.soc = self.battery.soc
         net = self.net
-        if net is not None and not net.up:
+        if net is not None and net.state in ("slac", "keys"):
             ph = "SLAC"                  # the EVCC waits for its modem to join the box's AVLN
         else:
-            if now % EVCC_TICK_MS == 0 and not ev.done:
+            if now % EVCC_TICK_MS == 0 and not ev.done and (net is None or net.up):
                 ev.step(now)
             ph = ev.phase
         if not self.phases or self.phases[-1][1] != ph:
