@@ -247,8 +247,11 @@ class CcsDischarge:
         s.session.set_plugged(pilot.state == CP.B or pilot.state == CP.C or pilot.state == CP.D)
         if port.take_start():
             self._begin(now)
-        if port.take_stop() and not self.verbs.delivery_stopped:
-            self.secc.stop("box")       # EVSE_Shutdown (not when the car itself ended the loop)
+        if port.take_stop():
+            if self.active and not self.v2g_done and self.secc.conn is None:
+                self._no_session(now)   # stopped before the car opened a V2G session
+            elif not self.verbs.delivery_stopped:
+                self.secc.stop("box")   # EVSE_Shutdown (not when the car itself ended the loop)
         if self.active:
             self.secc.step(now)         # polls the transport: IP to the stack, SLAC frames to SLAC
             self._from_secc(now)
@@ -289,6 +292,17 @@ class CcsDischarge:
         self.port.finished(False)
         self.log.append((now, "session %d: pilot %s, SECC waiting for the car" % (
             self.sessions, "F then 5 %" if self._renewal and self.renew_pilot == "ef" else "5 %")))
+
+    def _no_session(self, now):
+        """The box session ends with no V2G session (user stop in Handshake, before
+        the car connected): the pilot lets go as after a SessionStop (retain,
+        then X1) so the port is released and a new start works; SLAC stops."""
+        self.v2g_done = True
+        self._renew_pending = False
+        self.pilot.session_stop(now)
+        if self.link is not None:
+            self.link.slac.stop(now)
+        self.log.append((now, "session %d stopped before the car opened a V2G session" % self.sessions))
 
     def _core(self):
         c = self.secc.conn
