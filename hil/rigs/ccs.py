@@ -68,6 +68,7 @@ class CcsRig:
             self.app.v2g_transport = self.transport
         self.plug_at = None
         self.pwm_at = []             # 5 % pilot seen by the car (each start of a V2G session)
+        self._slac_broken = False
         self.behaviour = dict(DEFAULT_CAR)
         self.behaviour.update(car or {})
         self.battery = Battery(v_at_soc=self.behaviour["battery_v"], soc=soc, capacity_kwh=capacity_kwh)
@@ -180,6 +181,14 @@ class CcsRig:
             self._pwm_seen = True
         ev.soc = self.battery.soc
         net = self.net
+        if net is not None and not ev.done and net.state in ("slac", "keys"):
+            # the box gave up on this association (E/F step, or X1): the car starts over on 5 %
+            if not pwm_on:
+                self._slac_broken = True
+            elif self._slac_broken and duty == 50:
+                self._slac_broken = False
+                self.pwm_at.append(now)
+                net.start_slac(now)
         if net is not None and net.state in ("slac", "keys"):
             ph = "SLAC"                  # the EVCC waits for its modem to join the box's AVLN
         else:

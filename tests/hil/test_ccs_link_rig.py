@@ -175,3 +175,20 @@ def test_garbage_frames_are_counted_not_fatal():
         net.host.receive(f, 0)
     assert net.host.counters["bad"] >= 3
     assert ev_net.classify(b"") == "runt"
+
+
+def test_a_failed_association_is_retried_through_the_ef_step():
+    # the line is down from the car's sounds to past the box's ATTEN_CHAR retries: the box's
+    # SLAC gives up, asks the pilot for E/F (4 s), the car sees 5 % again and starts over
+    r = CcsRig(car={"loops": 12})
+    r.plug(); r.run(300); r.start()
+    r.at(360, lambda rig: setattr(rig.net.line, "up", False))
+    r.at(3000, lambda rig: setattr(rig.net.line, "up", True))
+    r.run_until(lambda r: r.ev is not None and r.ev.done and r.state == T.READY_TO_UNPLUG
+                and not r.power.active, 60000)
+    assert r.ev.result == "completed", r.ev.log
+    slac = [e[1] for _t, e in r.power.link_log if e[0] == "slac"]
+    assert "restart" in slac and "ef_step" in slac and slac.index("restart") < slac.index("linked")
+    assert r.net.slac_runs == 2 and r.pwm_at[1] - r.pwm_at[0] >= 4000
+    keys = [k for _nid, k in r.net.box_modem.keys_set]
+    assert len(keys) == 2 and keys[0] != keys[1]
