@@ -221,7 +221,8 @@ class CcsDischarge:
         link = self.link
         log = self.link_log
         for e in evs:
-            if e[0] == "pilot" and self.active and e[1] in (CP.A, CP.E, CP.F) and e[2] in _PLUGGED:
+            if (link is not None and e[0] == "pilot" and self.active and e[1] in (CP.A, CP.E, CP.F)
+                    and e[2] in _PLUGGED):
                 link.start_slac(now)    # the car plugged in while the session waits: 5 % now
                 log.append((now, ("slac", "start")))
             log.append((now, e))

@@ -119,30 +119,24 @@ class SimLine(PlcLine):
         self.trace = []              # (t, from modem name, kind)
 
     def carry(self, src, frame):
-        if not self.up:
-            self.blocked += 1
-            return
         frame = bytes(frame)
-        self.trace.append((self.now, src.name, classify(frame)))
-        if (self.loss and frame[12:14] == b"\x86\xdd" and len(frame) > 20 and frame[20] == ipv6.NH_TCP
-                and self.rnd.random() < self.loss):
-            self.lost += 1
-            return
-        for m in self.modems:
-            if m is src:
-                continue
-            if not self.passes(src, m, frame):
-                self.blocked += 1
-                continue
-            self._n += 1
-            heapq.heappush(self.q, (self.now + self.delay_ms, self._n, m, frame))
+        if self.up:
+            self.trace.append((self.now, src.name, classify(frame)))
+            if (self.loss and frame[12:14] == b"\x86\xdd" and len(frame) > 20 and frame[20] == ipv6.NH_TCP
+                    and self.rnd.random() < self.loss):
+                self.lost += 1
+                return
+        PlcLine.carry(self, src, frame)
+
+    def deliver(self, modem, frame):
+        self._n += 1
+        heapq.heappush(self.q, (self.now + self.delay_ms, self._n, modem, frame))
 
     def advance(self, now):
         self.now = now
         q = self.q
         while q and q[0][0] <= now:
             _t, _n, m, frame = heapq.heappop(q)
-            self.carried += 1
             m.to_host(frame)
 
 

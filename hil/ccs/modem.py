@@ -126,7 +126,10 @@ class PlcLine:
                 self.blocked += 1
                 continue
             self.carried += 1
-            m.to_host(frame)
+            self.deliver(m, frame)
+
+    def deliver(self, modem, frame):
+        modem.to_host(frame)
 
     @staticmethod
     def passes(src, dst, frame):
