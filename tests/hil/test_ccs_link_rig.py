@@ -4,6 +4,8 @@ RawTransport) against the simulated car network (hil/ccs/ev_net.py: the car's
 SLAC, modems, powerline, IPv6 host, TCP client) and the scripted EVCC, in
 simulated time."""
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from firmware.charging import table as T
 from firmware.hal.sim import SimFrameLink
@@ -192,3 +194,20 @@ def test_a_failed_association_is_retried_through_the_ef_step():
     assert r.net.slac_runs == 2 and r.pwm_at[1] - r.pwm_at[0] >= 4000
     keys = [k for _nid, k in r.net.box_modem.keys_set]
     assert len(keys) == 2 and keys[0] != keys[1]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames=st.lists(st.one_of(
+    st.binary(max_size=120),
+    st.binary(min_size=2, max_size=120).map(lambda b: bytes(12) + b"\x86\xdd" + b),
+    st.binary(min_size=2, max_size=80).map(lambda b: b"\xff" * 6 + bytes(6) + b"\x88\xe1" + b)), max_size=12),
+    at=st.integers(min_value=350, max_value=1500))
+def test_junk_on_the_modem_link_mid_session_is_dropped(frames, at):
+    # anything arriving at the box's modem link during SLAC / SDP / the session: dropped and counted
+    r = CcsRig(car={"loops": 12})
+    r.plug(); r.run(300); r.start()
+    r.at(at, lambda rig: rig.hal.plc.rx.extend(frames))
+    r.run_until(lambda r: r.ev is not None and r.ev.done and r.state == T.READY_TO_UNPLUG
+                and not r.power.active, 60000)
+    assert r.ev.result == "completed", r.ev.log
+    assert r.power.safety.sup.faults == 0
