@@ -509,10 +509,13 @@ class EvV2g:
         self.now = now_fn
         self.server = None           # (ip16, port) from the last SDP response
         self._sdp = None             # [src_port, datagram, next resend, resends left]
+        self._port = None
         self.sdp_requests = 0
+        self.bad_replies = 0
 
     def ev_sdp(self, src_endpoint, datagram):
         port = src_endpoint[1]
+        self._port = port
         self.host.udp[port] = []
         self._sdp = [port, bytes(datagram), self.now() + SDP_RESEND_MS, SDP_RESENDS]
         self._sdp_send()
@@ -524,7 +527,7 @@ class EvV2g:
     def tick(self, now):
         s = self._sdp
         if s is not None and now >= s[2]:
-            if s[3] <= 0 or self.host.udp.get(s[0]):
+            if s[3] <= 0:
                 self._sdp = None
                 return
             s[2] = now + SDP_RESEND_MS
@@ -532,24 +535,21 @@ class EvV2g:
             self._sdp_send()
 
     def ev_sdp_replies(self):
-        if self._sdp is None:
-            port = None
-            for p in self.host.udp:
-                port = p
-        else:
-            port = self._sdp[0]
-        got = self.host.udp.get(port) or []
-        if port is not None:
-            self.host.udp[port] = []
+        """SDP responses to the EVCC's port; a valid one stops the resends and
+        gives the endpoint ev_connect() goes to. Invalid datagrams are dropped."""
+        got = self.host.udp.get(self._port) or []
+        if got:
+            self.host.udp[self._port] = []
         out = []
-        for (src, dg) in got:
+        for src, dg in got:
             try:
                 addr, tport, _sec, _tr = sdp.decode_response(dg)
-            except (sdp.SDPError, ValueError):
+            except ValueError:           # SDPError, V2GTPError
+                self.bad_replies += 1
                 continue
             self.server = (addr, tport)
             self._sdp = None
-            out.append(((src[0], src[1]), dg))
+            out.append((src, dg))
         return out
 
     def ev_connect(self):

@@ -211,3 +211,20 @@ def test_junk_on_the_modem_link_mid_session_is_dropped(frames, at):
                 and not r.power.active, 60000)
     assert r.ev.result == "completed", r.ev.log
     assert r.power.safety.sup.faults == 0
+
+
+def test_sdp_is_resent_until_answered_and_bad_replies_are_dropped():
+    box_link, net, clk = _pair()
+    for m in (net.box_modem, net.ev_modem):
+        m.nmk, m.nid = b"k" * 16, b"n" * 7
+    net.v2g.ev_sdp((b"", 50123), sdp.encode_request())
+    for t in range(0, 1500):
+        clk[0] = t
+        net.step(t)
+    assert net.v2g.sdp_requests == 1 + ev_net.SDP_RESENDS
+    assert len(box_link.rx) == net.v2g.sdp_requests           # all crossed; nobody answered
+    # a reply that is not an SDP response is dropped; a good one is taken and stops the resends
+    net.host.udp[50123] = [((b"\xfe\x80" + bytes(14), 15118), b"\x01\xfe\x90\x01\x00\x00\x00\x00")]
+    assert net.v2g.ev_sdp_replies() == [] and net.v2g.bad_replies == 1
+    with pytest.raises(OSError):
+        net.v2g.ev_connect()
