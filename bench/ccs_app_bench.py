@@ -9,6 +9,11 @@ plant), simulated time:
                                 B; the phase breakdown goes to build/secc/plug_to_loop.md
                                 (+ .json)
   secc.plug_to_current_loop_wall_s  wall time of that simulation (for the record)
+  secc.link_control_heap_bytes.micropython  heap allocated per 10 ms control pass by the link
+                                (CcsLink: pilot, SLAC, RawTransport) over the same composition
+                                on a MemoryTransport, inside MicroPython (bench/mpy_ccs_link.py)
+  secc.link_heap_growth_bytes   live heap growth of the link run minus the MemoryTransport run
+                                over 12 s of firmware time (CPython tracemalloc; ~0: no growth)
   secc.renewal_gap_s            the AC output gap across a session renewal (VW-MEB-like
                                 car ending the loop after 20 s; default renewal: pilot
                                 state F for 4 s, then 5 %), as the firmware measured it
@@ -24,8 +29,10 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
 
 
 def _gap(mode):
@@ -71,6 +78,17 @@ def _plug_to_loop():
     return total / 1000.0, wall
 
 
+def _link_cost():
+    import common  # bench/common.py
+    script = os.path.join(HERE, "mpy_ccs_link.py")
+    m = common.run_micropython(script, 3000)
+    c = common.run_cpython(script, 12000)
+    if not (m["link"]["state_ok"] and m["memory"]["state_ok"] and c["link"]["state_ok"]):
+        raise RuntimeError("mpy_ccs_link: the box did not reach the measured state: %s / %s" % (m, c))
+    per_pass = (m["link"]["heap_per_ms"] - m["memory"]["heap_per_ms"]) * 10
+    return per_pass, c["link"]["growth_bytes"] - c["memory"]["growth_bytes"]
+
+
 def _profiles():
     from firmware.protocols.ccs import profiles
     from hil.ccs.profile_runs import car_for
@@ -91,12 +109,15 @@ def _profiles():
 
 def collect():
     p2l, p2l_wall = _plug_to_loop()
+    heap_pass, growth = _link_cost()
     gap, plug_to_ac = _gap("ef")
     gap_x1, _ = _gap("x1")
     ok, total = _profiles()
     return {
         "secc.plug_to_current_loop_s": {"value": round(p2l, 3), "unit": "s"},
         "secc.plug_to_current_loop_wall_s": {"value": round(p2l_wall, 3), "unit": "s"},
+        "secc.link_control_heap_bytes.micropython": {"value": round(heap_pass, 1), "unit": "B"},
+        "secc.link_heap_growth_bytes": {"value": growth, "unit": "B"},
         "secc.renewal_gap_s": {"value": round(gap, 3), "unit": "s"},
         "secc.renewal_gap_x1_s": {"value": round(gap_x1, 3), "unit": "s"},
         "secc.rig_plug_to_ac_s": {"value": round(plug_to_ac, 3), "unit": "s"},
