@@ -71,36 +71,6 @@ from firmware.safety import supervisor as sv
 
 RENEW_MAX = const(10)                 # renewals per plug-in (team)
 RENEW_MIN_INTERVAL_MS = const(10000)  # rate: at most one renewal per 10 s (team)
-# The box is done (contactors open, link < 60 V) and the car has said nothing for this
-# long: it left without SessionStop. Below the session's DcLinkDischarge timeout (10 s,
-# firmware/charging/table.py), which would otherwise fail a finished session while the
-# SECC still waits out V2G_SECC_Sequence_Timeout (60 s); the car's own timeouts in
-# WeldingDetection / SessionStop are 2 s (sheet §6 rows 12-13), so it gave up long before. (team)
-CAR_SILENT_AFTER_STOP_MS = const(5000)
-
-# The car left the V2G session on its own (SECC end reason, by prefix): an
-# ordinary car-side end, stopped in order (STOP_VEHICLE_ABORT), never a failure.
-CAR_LEFT = (
-    "connection closed",            # FIN / RST / TCP timeout from the car (transport.py "closed" reasons)
-    "sequence timeout",             # the car stopped answering: V2G_SECC_Sequence_Timeout (sheet §6)
-    "no supportedAppProtocolReq",   # connected, then never spoke
-    "inlet lost",                   # the car opened its contactors under load (CcsDischarge._inlet_watch)
-)
-
-
-def end_kind(why, delivery_stopped=False):
-    """The port's stop kind of a V2G session end: STOP_NORMAL when the car ended it in
-    order (SessionStop, or its PowerDelivery stop came first), STOP_VEHICLE_ABORT when the
-    car left (CAR_LEFT), else STOP_PROTOCOL (FAILED answers, decode / encode errors)."""
-    if why == "session stop" or delivery_stopped:
-        return P.STOP_NORMAL
-    for prefix in CAR_LEFT:
-        if why.startswith(prefix):
-            return P.STOP_VEHICLE_ABORT
-    return P.STOP_PROTOCOL
-
-
-_KIND_NAMES = ("none", "in order", "protocol failure", "vehicle fault", "box refused", "car left")
 
 
 class CcsPortVerbs(ChargingPortVerbs):
@@ -192,6 +162,38 @@ class _CarView:
         return max(0.0, self.port.veh_max_v)
 
 
+# The box is done (contactors open, link < 60 V) and the car has said nothing for this
+# long: it left without SessionStop. Below the session's DcLinkDischarge timeout (10 s,
+# firmware/charging/table.py), which would otherwise fail a finished session while the
+# SECC still waits out V2G_SECC_Sequence_Timeout (60 s); the car's own timeouts in
+# WeldingDetection / SessionStop are 2 s (sheet §6 rows 12-13), so it gave up long before. (team)
+CAR_SILENT_AFTER_STOP_MS = const(5000)
+
+# The car left the V2G session on its own (SECC end reason, by prefix): an
+# ordinary car-side end, stopped in order (STOP_VEHICLE_ABORT), never a failure.
+CAR_LEFT = (
+    "connection closed",            # FIN / RST / TCP timeout from the car (transport.py "closed" reasons)
+    "sequence timeout",             # the car stopped answering: V2G_SECC_Sequence_Timeout (sheet §6)
+    "no supportedAppProtocolReq",   # connected, then never spoke
+    "inlet lost",                   # the car opened its contactors under load (CcsDischarge._inlet_watch)
+)
+
+
+def end_kind(why, delivery_stopped=False):
+    """The port's stop kind of a V2G session end: STOP_NORMAL when the car ended it in
+    order (SessionStop, or its PowerDelivery stop came first), STOP_VEHICLE_ABORT when the
+    car left (CAR_LEFT), else STOP_PROTOCOL (FAILED answers, decode / encode errors)."""
+    if why == "session stop" or delivery_stopped:
+        return P.STOP_NORMAL
+    for prefix in CAR_LEFT:
+        if why.startswith(prefix):
+            return P.STOP_VEHICLE_ABORT
+    return P.STOP_PROTOCOL
+
+
+_KIND_NAMES = ("none", "in order", "protocol failure", "vehicle fault", "box refused", "car left")
+
+
 class CcsDischarge:
     def __init__(self, hal, service_node, transport, cfg=None, reset_cause=0):
         self.port = port = ChargingPort()
@@ -213,10 +215,6 @@ class CcsDischarge:
         self.renew_max = cfg.get("renew_max", RENEW_MAX)
         self.renew_min_interval_ms = cfg.get("renew_min_interval_ms", RENEW_MIN_INTERVAL_MS)
         self.renew_pilot = cfg.get("renew_pilot", "ef")
-        self.renew_on_abort = bool(cfg.get("renew_on_abort", True))
-        self._veh_clear = False         # the car's values go once the session no longer asks for current
-        self._v_loop = 0.0              # highest inlet voltage in this Supplying (the car's pack)
-        self.end_kinds = []             # (session, SECC end reason, port stop kind) per V2G session
         self.want_power = False         # the user started and has not stopped
         self.renewals = 0               # on this plug-in
         self._renew_pending = False
@@ -226,6 +224,13 @@ class CcsDischarge:
         self._ac_off_at = None
         self._gap_open = False
         self.gaps_ms = []               # AC output gaps across renewals
+        # a car that leaves mid-session (module docstring)
+        self.renew_on_abort = cfg.get("renew_on_abort", True)
+        if self.renew_on_abort is not True and self.renew_on_abort is not False:
+            raise ValueError("cfg renew_on_abort must be true or false, not %r" % (self.renew_on_abort,))
+        self._veh_clear = False         # the car's values go once the session no longer asks for current
+        self._v_loop = 0.0              # highest inlet voltage in this Supplying (the car's pack)
+        self.end_kinds = []             # (session, SECC end reason, port stop kind) per V2G session
 
     # ------------------------------------------------------------ edges
     def pilot_sample(self, high_mv, low_mv, now):

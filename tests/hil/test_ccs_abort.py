@@ -178,3 +178,10 @@ def test_end_kind_table():
     for why in ("sequence error: CurrentDemandReq in state 3", "EXI decode error: x", "malformed request",
                 "isolation fault in CableCheck", ""):
         assert app_ccs.end_kind(why) == P.STOP_PROTOCOL, why
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None, "false"])
+def test_renew_on_abort_must_be_a_boolean(bad):
+    r = CcsRig(cfg={"profile": "generic", "renew_on_abort": bad})
+    with pytest.raises(ValueError, match="renew_on_abort"):
+        r.boot()
