@@ -31,6 +31,12 @@ RENEW_MIN_INTERVAL_MS). Every decision is logged (`log`); the AC output gap
 (the supervisor's AC relay off .. on again across a renewal) is measured in
 `gaps_ms`.
 
+The pilot output is the supervisor's (Cmd cp_pwm_on / cp_duty_pm / cp_state_f,
+driven by SafetyIo): the pilot core's request goes to the port as L_CP_PWM /
+L_CP_F lines, only while a box session runs; on a trip the supervisor drives
+state F, and while it does the pilot samples are not read (the car cannot be
+seen through -12 V; an F read would look like an unplug).
+
 A car that leaves mid-session (issue 11 slice i11-abort): the V2G end is an
 event the port reports with its kind (`end_kind`): in order (SessionStop,
 PowerDelivery stop: STOP_NORMAL), the car left (closed / reset TCP, stopped
@@ -47,12 +53,6 @@ loop-timer end (cfg "renew_on_abort", default True): the Ioniq that ends on
 "charging current differential" after ~10 min (sheet §9, issue 11 item 3)
 gives power again at once, and the renewal count and rate bound a car that
 keeps aborting.
-
-The pilot output is the supervisor's (Cmd cp_pwm_on / cp_duty_pm / cp_state_f,
-driven by SafetyIo): the pilot core's request goes to the port as L_CP_PWM /
-L_CP_F lines, only while a box session runs; on a trip the supervisor drives
-state F, and while it does the pilot samples are not read (the car cannot be
-seen through -12 V; an F read would look like an unplug).
 """
 from micropython import const
 
@@ -220,10 +220,6 @@ class CcsDischarge:
         self._renew_pending = False
         self._renewal = False           # the running session is a renewal
         self._last_renew = None
-        self._ac_on = False
-        self._ac_off_at = None
-        self._gap_open = False
-        self.gaps_ms = []               # AC output gaps across renewals
         # a car that leaves mid-session (module docstring)
         self.renew_on_abort = cfg.get("renew_on_abort", True)
         if self.renew_on_abort is not True and self.renew_on_abort is not False:
@@ -231,6 +227,10 @@ class CcsDischarge:
         self._veh_clear = False         # the car's values go once the session no longer asks for current
         self._v_loop = 0.0              # highest inlet voltage in this Supplying (the car's pack)
         self.end_kinds = []             # (session, SECC end reason, port stop kind) per V2G session
+        self._ac_on = False
+        self._ac_off_at = None
+        self._gap_open = False
+        self.gaps_ms = []               # AC output gaps across renewals
 
     # ------------------------------------------------------------ edges
     def pilot_sample(self, high_mv, low_mv, now):

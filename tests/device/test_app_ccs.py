@@ -99,6 +99,16 @@ class _M:
     i_dc = 0.0
 
 
+def test_a_v2g_end_has_the_kind_of_who_ended_it():
+    assert end_kind("session stop") == P.STOP_NORMAL
+    assert end_kind("connection closed (peer)", True) == P.STOP_NORMAL     # after its PowerDelivery stop
+    for why in ("connection closed (peer)", "connection closed (reset)", "sequence timeout",
+                "sequence timeout (car silent after the energy transfer)", "inlet lost"):
+        assert end_kind(why) == P.STOP_VEHICLE_ABORT, why
+    for why in ("sequence error: x", "EXI decode error: y", "unknown session", ""):
+        assert end_kind(why) == P.STOP_PROTOCOL, why
+
+
 def test_verbs_latch_the_isolation_result_and_stop_through_the_port():
     from firmware.safety import supervisor as sv
     cp = ChargingPort()
@@ -118,12 +128,3 @@ def test_verbs_latch_the_isolation_result_and_stop_through_the_port():
     assert not cp.close and cp.stop_kind == P.STOP_NORMAL
     assert T.EV_VEHICLE_STOP in cp.events()
 
-
-def test_a_v2g_end_has_the_kind_of_who_ended_it():
-    assert end_kind("session stop") == P.STOP_NORMAL
-    assert end_kind("connection closed (peer)", True) == P.STOP_NORMAL     # after its PowerDelivery stop
-    for why in ("connection closed (peer)", "connection closed (reset)", "sequence timeout",
-                "sequence timeout (car silent after the energy transfer)", "inlet lost"):
-        assert end_kind(why) == P.STOP_VEHICLE_ABORT, why
-    for why in ("sequence error: x", "EXI decode error: y", "unknown session", ""):
-        assert end_kind(why) == P.STOP_PROTOCOL, why
