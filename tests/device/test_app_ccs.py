@@ -127,4 +127,3 @@ def test_verbs_latch_the_isolation_result_and_stop_through_the_port():
     v.open()
     assert not cp.close and cp.stop_kind == P.STOP_NORMAL
     assert T.EV_VEHICLE_STOP in cp.events()
-
