@@ -7,6 +7,8 @@ load, goes silent after its PowerDelivery stop). The box ramps down on its own m
 opens, checks welding, discharges the link and reaches ReadyToUnplug (or renews the session)
 with every output off and no fault. A car that goes silent while the box still draws current,
 or vehicle data that go bad while the session depends on them, remain faults."""
+import inspect
+
 import pytest
 
 from firmware.app import ccs as app_ccs
@@ -51,7 +53,7 @@ def test_current_differential_abort_is_an_orderly_stop(proto):
     car = dict(PROTOS[proto], loops=0, loop_limit_ms=20000, current_diff_a=3.0, current_diff_ms=1000)
     r = run_session(car, NO_RENEW, max_ms=80000)
     assert r.ev.protocol == proto and r.ev.result == "FAILED_ChargingCurrentdifferential", r.ev.log
-    assert r.records()[-1]["ended"] == "connection closed (peer)"
+    assert r.records()[-1]["ended"].startswith("connection closed")
     assert r.ac_energy_wh > 0.5
     _ended_in_order(r)
     assert any("car left" in t for _, t in r.power.log), r.power.log
@@ -69,8 +71,11 @@ def test_zero_current_timeout_is_an_orderly_stop(proto, monkeypatch):
     _ended_in_order(r)
 
 
-def _supplying(car, cfg, ms=2000):
-    r = CcsRig(car=dict(car, loops=0, loop_limit_ms=60000), cfg=cfg)
+def _supplying(car, cfg, ms=2000, memory=False):
+    """The car in the CurrentDemand loop, current flowing. memory=True: on the MemoryTransport (the
+    TCP reset is injected at the transport), where the rig also offers the box's own link."""
+    kw = {"link": False} if memory and "link" in inspect.signature(CcsRig).parameters else {}
+    r = CcsRig(car=dict(car, loops=0, loop_limit_ms=60000), cfg=cfg, **kw)
     r.plug(); r.run(300); r.start()
     r.run_until(lambda r: r.state == T.SUPPLYING, 20000)
     r.run(ms)
@@ -80,7 +85,7 @@ def _supplying(car, cfg, ms=2000):
 
 @pytest.mark.parametrize("proto", PROTOS)
 def test_tcp_reset_mid_loop_is_an_orderly_stop(proto):
-    r = _supplying(PROTOS[proto], NO_RENEW)
+    r = _supplying(PROTOS[proto], NO_RENEW, memory=True)
     r.transport.ev_close(r.ev.cid, "reset")
     r.ev._end("reset by the car", r.now)
     r.run_until(lambda r: r.state == T.READY_TO_UNPLUG and not r.power.active, 20000)
