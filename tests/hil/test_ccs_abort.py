@@ -7,8 +7,6 @@ load, goes silent after its PowerDelivery stop). The box ramps down on its own m
 opens, checks welding, discharges the link and reaches ReadyToUnplug (or renews the session)
 with every output off and no fault. A car that goes silent while the box still draws current,
 or vehicle data that go bad while the session depends on them, remain faults."""
-import inspect
-
 import pytest
 
 from firmware.app import ccs as app_ccs
@@ -73,9 +71,8 @@ def test_zero_current_timeout_is_an_orderly_stop(proto, monkeypatch):
 
 def _supplying(car, cfg, ms=2000, memory=False):
     """The car in the CurrentDemand loop, current flowing. memory=True: on the MemoryTransport (the
-    TCP reset is injected at the transport), where the rig also offers the box's own link."""
-    kw = {"link": False} if memory and "link" in inspect.signature(CcsRig).parameters else {}
-    r = CcsRig(car=dict(car, loops=0, loop_limit_ms=60000), cfg=cfg, **kw)
+    TCP reset is injected at the transport), else on the box's own link (CcsLink, the EV's network)."""
+    r = CcsRig(car=dict(car, loops=0, loop_limit_ms=60000), cfg=cfg, link=not memory)
     r.plug(); r.run(300); r.start()
     r.run_until(lambda r: r.state == T.SUPPLYING, 20000)
     r.run(ms)
@@ -90,6 +87,21 @@ def test_tcp_reset_mid_loop_is_an_orderly_stop(proto):
     r.ev._end("reset by the car", r.now)
     r.run_until(lambda r: r.state == T.READY_TO_UNPLUG and not r.power.active, 20000)
     assert r.records()[-1]["ended"] == "connection closed (reset)"
+    _ended_in_order(r)
+
+
+@pytest.mark.parametrize("proto", PROTOS)
+def test_tcp_rst_on_the_box_own_stack_mid_loop_is_an_orderly_stop(proto):
+    """A real RST segment from the car's TCP (hil/ccs/ev_net.py) at the box's own stack."""
+    from firmware.protocols.ccs.net import tcp
+    r = _supplying(PROTOS[proto], NO_RENEW)
+    c = r.net.host.conns[r.ev.cid]
+    c._seg(tcp.RST | tcp.ACK, c.snd_nxt)       # RFC 9293: RST with the next sequence number
+    c._closed("reset")
+    r.ev._end("reset by the car", r.now)
+    r.run_until(lambda r: r.state == T.READY_TO_UNPLUG and not r.power.active, 20000)
+    assert r.records()[-1]["ended"].startswith("connection closed"), r.records()[-1]["ended"]
+    assert "reset" in r.records()[-1]["ended"]
     _ended_in_order(r)
 
 
