@@ -58,6 +58,7 @@ def add_parser(subparsers):
                    help="with --tls-verify-client: CA file for the EV's chain (default: DIR/v2g_root.pem; -20: the OEM root)")
     p.add_argument("--tls-min", choices=("auto", "1.2", "1.3"), default="auto",
                    help="lowest TLS version (auto: 1.3 when iso20dc is offered, else 1.2)")
+    p.add_argument("--pcap", default=None, help="with --transport raw: write every frame of the run to this pcap file")
     p.set_defaults(func=run)
     return p
 
@@ -89,6 +90,9 @@ class TimedTransport:
         return getattr(self.inner, name)
 
 
+DRAIN_S = 2.0     # after the last session: time for the SECC's linger and the TCP close handshake
+
+
 def _pct(xs, q):
     if not xs:
         return None
@@ -113,15 +117,17 @@ def run(args):
     if args.soc_floor is not None and not 0 <= args.soc_floor <= 100:
         print("v2xbox secc: --soc-floor must be 0..100", file=sys.stderr)
         return 2
-    if args.transport == "raw":
-        print("v2xbox secc: the raw transport (issue 10's own IPv6 stack) is not available in this build",
-              file=sys.stderr)
+    if args.pcap and args.transport != "raw":
+        print("v2xbox secc: --pcap records the raw transport's frames; use it with --transport raw", file=sys.stderr)
         return 2
-    from host_tools.secc.kernel_transport import KernelTransport, server_context
-    import os
-    import ssl
+    if args.transport == "raw" and (args.tls or args.cert_dir):
+        print("v2xbox secc: TLS is available on the kernel transport only (--transport kernel); the raw "
+              "transport runs plain TCP (DIN, and ISO 15118-2/-20 with EVs that allow it)", file=sys.stderr)
+        return 2
     ctx = None
     if args.tls or args.cert_dir:
+        import ssl
+        from host_tools.secc.kernel_transport import server_context
         if not (args.tls and args.cert_dir):
             print("v2xbox secc: --tls and --cert-dir go together", file=sys.stderr)
             return 2
@@ -135,11 +141,58 @@ def run(args):
         except (OSError, ssl.SSLError, ValueError) as e:
             print("v2xbox secc: cannot load TLS certificates from %s: %s" % (args.cert_dir, e), file=sys.stderr)
             return 2
-    try:
-        t = KernelTransport(args.iface, args.tcp_port, tls_context=ctx)
-    except OSError as e:
-        print("v2xbox secc: interface %s: %s" % (args.iface, e), file=sys.stderr)
+    if not 0 <= args.tcp_port <= 65535:
+        print("v2xbox secc: --tcp-port must be 0..65535", file=sys.stderr)
         return 2
+    frames = []
+    ipv6 = None
+    if args.transport == "raw":
+        from host_tools.secc import raw
+        try:
+            t = raw.RawHostTransport(args.iface, args.tcp_port,
+                                     recorder=(lambda ts, f: frames.append((ts, f))) if args.pcap else None)
+        except raw.LinkError as e:
+            print("v2xbox secc: %s" % e, file=sys.stderr)
+            return 2
+        ipv6 = raw.KernelIPv6(args.iface)
+        if ipv6.enabled():
+            try:
+                ipv6.disable()
+            except raw.LinkError as e:
+                t.shutdown()
+                print("v2xbox secc: %s" % e, file=sys.stderr)
+                return 2
+            print("v2xbox secc: switched the kernel's IPv6 off on %s while the box's own stack runs there "
+                  "(back on at exit)" % args.iface, file=sys.stderr, flush=True)
+    else:
+        from host_tools.secc.kernel_transport import KernelTransport
+        try:
+            t = KernelTransport(args.iface, args.tcp_port, tls_context=ctx)
+        except OSError as e:
+            print("v2xbox secc: interface %s: %s" % (args.iface, e), file=sys.stderr)
+            return 2
+    extra = {"transport": args.transport}
+    if ipv6 is not None:
+        extra["kernel_ipv6"] = "switched off" if ipv6.restore is not None else "off"
+    try:
+        return _serve(args, protos, t, ctx, extra)
+    finally:
+        if ipv6 is not None:
+            ipv6.restore_on_exit()
+        if args.pcap:
+            _write_pcap(args.pcap, frames)
+
+
+def _write_pcap(path, frames):
+    from host_tools.v2g import pcap
+    try:
+        pcap.write_pcap(path, frames)
+    except OSError as e:
+        print("v2xbox secc: cannot write %s: %s" % (path, e.strerror or e), file=sys.stderr)
+
+
+def _serve(args, protos, t, ctx, extra):
+    import os
     port = P.SimPort(load_w=args.load_w)
     cfg = {"protocols": protos, "ev_priority": args.ev_priority, "profile": args.profile,
            "stop_after_loops": args.loops, "soc_floor": args.soc_floor, "j2847": args.j2847, "iso20_control": args.iso20_control, "session_id_fn": lambda: os.urandom(8),
@@ -161,6 +214,7 @@ def run(args):
     n_refused = 0
     done = 0
     rc = 0
+    drain_until = None
     try:
         while not stopping:
             now = (clock() - t0) * 1000.0
@@ -170,6 +224,7 @@ def run(args):
                 n_refused += 1
             while len(secc.records) > done:
                 rec = dict(secc.records[done])
+                rec.update(extra)
                 if rec.get("tls") and t.tls_sessions:     # one V2G connection at a time: the latest handshake
                     rec["tls_version"], rec["tls_cipher"] = t.tls_sessions[-1][1], t.tls_sessions[-1][2]
                 cd = [ms for name, ms in tt.times if name in ("CurrentDemandReq", "DC_ChargeLoopReq")]
@@ -180,7 +235,11 @@ def run(args):
                 done += 1
                 print(json.dumps(rec, default=str), flush=True)
             if args.sessions and done >= args.sessions:
-                break
+                if drain_until is None:
+                    drain_until = clock() + DRAIN_S
+                busy = getattr(t, "busy", None)
+                if secc.conn is None and (busy is None or not busy()) or clock() > drain_until:
+                    break
             if args.timeout and clock() - t0 > args.timeout:
                 print("v2xbox secc: timeout after %.0f s with %d session(s)" % (args.timeout, done), file=sys.stderr)
                 rc = 1

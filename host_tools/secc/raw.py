@@ -1,0 +1,260 @@
+"""Host edge for `v2xbox secc --transport raw`: the firmware's own IPv6/ND/UDP/TCP stack
+(firmware/protocols/ccs/net/raw_transport.RawTransport) on an AF_PACKET socket bound to
+one interface of the current network namespace.
+
+    PacketLink(iface)        the firmware's FrameLink contract (firmware/hal/interface.py)
+                             over AF_PACKET: non-blocking send/recv of whole Ethernet frames;
+                             the HIL rigs' hil/ccs/rawlink.RawLink is this class opened inside
+                             a namespace
+    RawHostTransport(iface)  RawTransport + PacketLink + what the CLI loop needs: wait() on
+                             the socket fd until the stack's next timer, shutdown(), and the
+                             kernel's IPv6 on the interface switched off while it runs
+
+Why the kernel's IPv6 must be off on the interface: the box's stack uses the interface's MAC,
+so it owns the same EUI-64 link-local address as the kernel would; with both, the kernel
+answers the car's neighbour solicitations too and resets every SYN to a port it does not
+know (the box's listener). `KernelIPv6` switches it off when permitted (root /
+CAP_NET_ADMIN) and back on afterwards; otherwise the CLI refuses.
+
+Needs root or CAP_NET_RAW (AF_PACKET). Errors opening the link raise LinkError with a
+message for the user.
+"""
+import os
+import select
+import socket
+import struct
+import time
+
+from firmware.hal import interface as hi
+from firmware.protocols.ccs.net import ipv6, tcp
+from firmware.protocols.ccs.net.raw_transport import RawTransport
+
+ETH_P_ALL = 0x0003          # linux/if_ether.h: every protocol
+PACKET_OUTGOING = 4         # linux/if_packet.h: a copy of a frame this host sent
+ARPHRD_ETHER = 1            # linux/if_arp.h
+SOL_PACKET = 263            # linux/socket.h
+PACKET_AUXDATA = 8          # linux/if_packet.h: struct tpacket_auxdata with every frame
+TP_STATUS_CSUMNOTREADY = 8  # the frame's L4 checksum is still to be filled in (a local sender's offload)
+AUX_SPACE = socket.CMSG_SPACE(20)      # sizeof(struct tpacket_auxdata)
+L4_CSUM_AT = {ipv6.NH_TCP: 16, ipv6.NH_UDP: 6, ipv6.NH_ICMPV6: 2}
+MAX_FRAME = 65535          # read whole: a veth may hand over GSO frames above the MTU (the stack drops them)
+
+
+class LinkError(Exception):
+    """The frame link cannot be opened or the interface cannot be used (message for the user)."""
+
+
+def _check_ifname(iface):
+    # Linux interface names: 1..15 bytes, no '/', no whitespace (dev_valid_name); the name
+    # also goes into a /proc path, so refuse anything else before touching it
+    if not iface or len(iface) > 15 or iface in (".", "..") or any(ch in iface for ch in "/: \t\n\0"):
+        raise LinkError("%r is not a valid interface name" % (iface,))
+
+
+def finish_checksum(frame):
+    """A frame the kernel hands over with TP_STATUS_CSUMNOTREADY (a veth peer on this host
+    offloads its checksums to a NIC that does not exist) carries only the pseudo-header sum
+    in its TCP/UDP/ICMPv6 checksum field: fill in the real one, as the NIC would have, so the
+    box's stack (which checks every checksum) sees what it would get from a real link.
+    Returns the finished frame, or the frame unchanged when it is not plain IPv6 + TCP/UDP/ICMPv6."""
+    if len(frame) < ipv6.ETH_HDR + ipv6.IP6_HDR or frame[12] != 0x86 or frame[13] != 0xDD:
+        return frame
+    nh = frame[ipv6.ETH_HDR + 6]
+    at = L4_CSUM_AT.get(nh)
+    start = ipv6.ETH_HDR + ipv6.IP6_HDR
+    plen = (frame[ipv6.ETH_HDR + 4] << 8) | frame[ipv6.ETH_HDR + 5]
+    if at is None or plen < at + 2 or start + plen > len(frame):
+        return frame
+    src = bytes(frame[ipv6.ETH_HDR + 8:ipv6.ETH_HDR + 24])
+    dst = bytes(frame[ipv6.ETH_HDR + 24:ipv6.ETH_HDR + 40])
+    l4 = ipv6.with_checksum(src, dst, nh, bytearray(frame[start:start + plen]), at)
+    return bytes(frame[:start]) + bytes(l4) + bytes(frame[start + plen:])
+
+
+class PacketLink(hi.FrameLink):
+    """Raw Ethernet frames on one interface. Frames this socket sent itself (the
+    PACKET_OUTGOING copies) are not handed back. `recorder(t, frame)` (optional) sees
+    every frame both ways, for pcap captures. `sock`: an unbound AF_PACKET socket made
+    elsewhere (e.g. inside another network namespace); default: one in this namespace."""
+
+    def __init__(self, iface, recorder=None, sock=None):
+        _check_ifname(iface)
+        self.ifname = iface
+        if sock is None:
+            try:
+                # protocol 0 until bound: no frames from other interfaces queue up meanwhile
+                sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)
+            except PermissionError:
+                raise LinkError("cannot open a raw (AF_PACKET) socket: needs root or CAP_NET_RAW") from None
+            except OSError as e:
+                raise LinkError("cannot open a raw (AF_PACKET) socket: %s" % e.strerror) from None
+        try:
+            sock.bind((iface, ETH_P_ALL))
+        except OSError as e:
+            sock.close()
+            if e.errno == 19:       # ENODEV
+                raise LinkError("no interface %r in this network namespace" % iface) from None
+            raise LinkError("cannot bind a raw socket to %s: %s" % (iface, e.strerror or e)) from None
+        name = sock.getsockname()   # (ifname, proto, pkttype, hatype, addr)
+        if name[3] != ARPHRD_ETHER or len(name[4]) < 6 or not any(name[4][:6]) or name[4][0] & 1:
+            sock.close()
+            raise LinkError("%s is not an Ethernet interface with a unicast MAC address (type %d, address %s)"
+                            % (iface, name[3], name[4].hex()))
+        try:
+            sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            self.auxdata = True
+        except OSError:
+            self.auxdata = False
+        sock.setblocking(False)
+        self.sock = sock
+        self.checksums_finished = 0
+        self.mac = bytes(name[4][:6])
+        self.recorder = recorder
+        self.sent = 0
+        self.received = 0
+        self.send_errors = 0
+
+    def fileno(self):
+        return self.sock.fileno()
+
+    def send(self, frame):
+        try:
+            self.sock.send(frame)
+        except OSError:
+            self.send_errors += 1
+            return False    # link down, queue full: the frame is lost, as on a cable (TCP retransmits)
+        self.sent += 1
+        if self.recorder is not None:
+            self.recorder(time.time(), bytes(frame))
+        return True
+
+    def recv(self):
+        while True:
+            try:
+                data, anc, _flags, addr = self.sock.recvmsg(MAX_FRAME, AUX_SPACE)
+            except (BlockingIOError, InterruptedError):
+                return None
+            except OSError:
+                return None
+            if addr[2] == PACKET_OUTGOING:
+                continue
+            for level, kind, cdata in anc:
+                if level == SOL_PACKET and kind == PACKET_AUXDATA and len(cdata) >= 4:
+                    if struct.unpack_from("=I", cdata)[0] & TP_STATUS_CSUMNOTREADY:
+                        data = finish_checksum(data)
+                        self.checksums_finished += 1
+            self.received += 1
+            if self.recorder is not None:
+                self.recorder(time.time(), data)
+            return data
+
+    def close(self):
+        self.sock.close()
+
+
+class KernelIPv6:
+    """The kernel's IPv6 on one interface (/proc/sys/net/ipv6/conf/IFACE/disable_ipv6)."""
+
+    def __init__(self, iface):
+        _check_ifname(iface)
+        self.path = "/proc/sys/net/ipv6/conf/%s/disable_ipv6" % iface
+        self.iface = iface
+        self.restore = None
+
+    def enabled(self):
+        """True / False, or None when the kernel has no IPv6 for the interface."""
+        try:
+            with open(self.path) as f:
+                return f.read().strip() == "0"
+        except OSError:
+            return None
+
+    def disable(self):
+        """Switch it off; remember to switch it back on in restore_on_exit(). Raises LinkError
+        when not permitted."""
+        try:
+            with open(self.path, "w") as f:
+                f.write("1\n")
+        except OSError as e:
+            raise LinkError("the kernel's IPv6 is on for %s and would answer for the box's address "
+                            "(neighbour adverts, TCP resets); it cannot be switched off here (%s): run "
+                            "`sysctl -w net.ipv6.conf.%s.disable_ipv6=1` first or run as root"
+                            % (self.iface, e.strerror or e, self.iface)) from None
+        if self.enabled():
+            raise LinkError("the kernel's IPv6 on %s did not switch off" % self.iface)
+        self.restore = "0"
+
+    def restore_on_exit(self):
+        if self.restore is None:
+            return
+        try:
+            with open(self.path, "w") as f:
+                f.write(self.restore + "\n")
+        except OSError:
+            pass
+        self.restore = None
+
+
+class RawHostTransport:
+    """The V2G transport contract (firmware/protocols/ccs/transport.py) on the box's raw stack,
+    for the CPython CLI. Times in ms of the one clock the CLI passes in; next_timer() is
+    relative (ms until poll is needed), as the contract says (the firmware RawTransport's
+    is the stack's absolute due time)."""
+
+    tls_port = None
+
+    def __init__(self, iface, tcp_port=0, recorder=None, rng=os.urandom):
+        self.link = PacketLink(iface, recorder=recorder)
+        self.inner = RawTransport(self.link, self.link.mac, rng, tcp_port=tcp_port or None)
+        self.tcp_port = self.inner.tcp_port
+        self.stack = self.inner.stack
+        self.tls_failures = []
+        self.tls_sessions = []
+        self._now = 0
+
+    def open(self, now):
+        self._now = int(now)
+        self.inner.open(self._now)
+
+    def local_endpoint(self):
+        return self.inner.local_endpoint()
+
+    def poll(self, now):
+        self._now = int(now)
+        return self.inner.poll(self._now)
+
+    def send_sdp(self, dst_endpoint, payload):
+        self.inner.send_sdp(dst_endpoint, payload)
+
+    def send(self, conn_id, data):
+        return self.inner.send(conn_id, data)
+
+    def close(self, conn_id):
+        self.inner.close(conn_id)
+
+    def next_timer(self):
+        t = self.inner.next_timer()
+        if t is None:
+            return None
+        return max(0, t - self._now)
+
+    def wait(self, timeout_s):
+        """Block until a frame arrives or timeout_s passes (the CLI's idle wait)."""
+        if timeout_s <= 0:
+            return
+        try:
+            select.select([self.link], [], [], timeout_s)
+        except (OSError, ValueError):
+            pass
+
+    def busy(self):
+        """True while a connection is open or still closing (our FIN not yet acknowledged): the
+        CLI lets the close handshake finish before it exits, as the kernel would after exit."""
+        return any(c.state not in (tcp.TIME_WAIT, tcp.CLOSED) for c in self.stack.conns.values())
+
+    def shutdown(self):
+        """Close every open connection (FIN) and the link."""
+        for c in list(self.stack.conns.values()):
+            if not c.finished():
+                self.inner.close(c.id)      # FIN; the link closes right after, as a box switched off
+        self.link.close()
