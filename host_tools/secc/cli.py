@@ -90,7 +90,7 @@ class TimedTransport:
         return getattr(self.inner, name)
 
 
-DRAIN_S = 2.0     # after the last session: time for the SECC's linger and the TCP close handshake
+DRAIN_S = 2.0     # raw transport, after the last session: time for the TCP close handshake
 
 
 def _pct(xs, q):
@@ -235,10 +235,16 @@ def _serve(args, protos, t, ctx, extra):
                 done += 1
                 print(json.dumps(rec, default=str), flush=True)
             if args.sessions and done >= args.sessions:
-                if drain_until is None:
-                    drain_until = clock() + DRAIN_S
                 busy = getattr(t, "busy", None)
-                if secc.conn is None and (busy is None or not busy()) or clock() > drain_until:
+                if busy is None:
+                    break           # kernel sockets: the kernel finishes the close after exit
+                if drain_until is None:
+                    # the box's own stack has no kernel to finish the TCP close after the process
+                    # exits: close now (the SECC would after its linger) and wait for the FIN's ACK
+                    drain_until = clock() + DRAIN_S
+                    if secc.conn is not None:
+                        t.close(secc.conn.cid)
+                if not busy() or clock() > drain_until:
                     break
             if args.timeout and clock() - t0 > args.timeout:
                 print("v2xbox secc: timeout after %.0f s with %d session(s)" % (args.timeout, done), file=sys.stderr)

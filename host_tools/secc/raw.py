@@ -248,9 +248,9 @@ class RawHostTransport:
             pass
 
     def busy(self):
-        """True while a connection is open or still closing (our FIN not yet acknowledged): the
-        CLI lets the close handshake finish before it exits, as the kernel would after exit."""
-        return any(c.state not in (tcp.TIME_WAIT, tcp.CLOSED) for c in self.stack.conns.values())
+        """True while a connection is open or our FIN is not yet acknowledged: the CLI lets the
+        close handshake finish before it exits (the kernel would do it for a socket)."""
+        return any(c.state not in (tcp.FIN_WAIT_2, tcp.TIME_WAIT, tcp.CLOSED) for c in self.stack.conns.values())
 
     def shutdown(self):
         """Close every open connection (FIN) and the link."""

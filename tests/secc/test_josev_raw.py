@@ -96,3 +96,22 @@ def test_josev_evcc_completes_a_din_session_on_the_raw_stack_and_the_pcap_decode
     assert runs == [list(x) for x in rec["requests"]], (runs, rec["requests"])
     assert [r[:-3] for r in ress] == [q[:-3] for q in reqs]
     assert all(e["t"] >= 0 for e in ev)
+    # a clean end on the wire: the box's FIN after SessionStopRes, acknowledged by the car's kernel,
+    # and no reset either way
+    box_mac = None
+    fin_ack = None
+    acked = False
+    from host_tools.v2g import pcap
+    for _t, f in pcap.read_capture(str(cap)):
+        if f[12:14] != b"\x86\xdd" or f[20] != 6:
+            continue
+        seg = f[54:]
+        flags = seg[13]
+        assert not flags & 0x04, "RST on the V2G connection"
+        if flags & 0x12 == 0x12:                    # SYN-ACK: from the box
+            box_mac = f[6:12]
+        elif f[6:12] == box_mac and flags & 0x01:
+            fin_ack = (int.from_bytes(seg[4:8], "big") + 1) & 0xFFFFFFFF
+        elif fin_ack is not None and f[6:12] != box_mac and flags & 0x10:
+            acked = acked or int.from_bytes(seg[8:12], "big") == fin_ack
+    assert fin_ack is not None and acked
