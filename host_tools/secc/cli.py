@@ -1,7 +1,7 @@
 """`v2xbox secc`: the box firmware's SECC on CPython, on a network interface.
 
-    v2xbox secc --iface veth-box [--protocols din,iso2,iso20dc] [--transport kernel] [--sessions N]
-                [--profile auto|NAME] [--loops N] [--timeout S]
+    v2xbox secc --iface veth-box [--protocols din,iso2,iso20dc] [--transport kernel|raw] [--sessions N]
+                [--profile auto|NAME] [--loops N] [--timeout S] [--pcap FILE]
                 [--tls --cert-dir DIR [--tls-verify-client] [--tls-min 1.2|1.3]]
 
 Runs the firmware SECC core (firmware/protocols/ccs/secc.py) with the kernel-socket
@@ -10,6 +10,13 @@ SimPort), and prints one JSON line per finished session: protocol, car profile, 
 ordered requests answered (runs of [name, count]), loop counts, phase timings, energy,
 how it ended, and the SECC's request-in to response-out times for CurrentDemand.
 Exit 0 after N sessions, 1 on --timeout first, 2 on bad arguments.
+
+--transport raw: the box's own IPv6/ND/UDP/TCP stack (firmware/protocols/ccs/net/, as on the
+MCU) instead of kernel sockets, on an AF_PACKET socket bound to --iface (host_tools/secc/raw.py;
+root or CAP_NET_RAW). The interface's MAC is the stack's MAC, randomness from os.urandom. The
+kernel's IPv6 on --iface would fight the stack for the same address, so it is switched off while
+the SECC runs (said on stderr, restored at exit) or, when that is not permitted, the CLI exits 2.
+No TLS on this transport. --pcap FILE writes every frame of the run (`v2xbox v2g decode` reads it).
 
 --tls opens a second, TLS listener (certificates from --cert-dir, laid out as
 host_tools/secc/pki.py writes them) that SDP advertises with security 0x00 to an EV asking
@@ -31,12 +38,15 @@ from firmware.protocols.ccs.secc import IMPLEMENTED, Secc
 def add_parser(subparsers):
     p = subparsers.add_parser("secc", help="run the box's SECC (DIN 70121 / ISO 15118-2 / -20 DC) on an interface, "
                                            "simulated power stage; one JSON line per session")
-    p.add_argument("--iface", required=True, help="interface with an fe80:: address (e.g. a veth end)")
+    p.add_argument("--iface", required=True,
+                   help="kernel transport: an interface with an fe80:: address (e.g. a veth end); raw: an Ethernet interface")
     p.add_argument("--protocols", default="din",
                    help="comma-separated preference order of %s (implemented: %s)" % (
                        ",".join(sorted(sap.PROTOCOLS)), ",".join(IMPLEMENTED)))
     p.add_argument("--ev-priority", action="store_true", help="pick the EV's preferred protocol, not ours")
-    p.add_argument("--transport", default="kernel", choices=("kernel", "raw"))
+    p.add_argument("--transport", default="kernel", choices=("kernel", "raw"),
+                   help="kernel sockets, or raw: the box's own IPv6/TCP stack on an AF_PACKET socket "
+                        "(root or CAP_NET_RAW; the kernel's IPv6 on --iface is switched off meanwhile)")
     p.add_argument("--sessions", type=int, default=1, help="exit after this many sessions (0: run until killed)")
     p.add_argument("--profile", default="auto", help="auto or one of: " + ", ".join(profiles.names()))
     p.add_argument("--loops", type=int, default=0,
@@ -225,6 +235,8 @@ def _serve(args, protos, t, ctx, extra):
             while len(secc.records) > done:
                 rec = dict(secc.records[done])
                 rec.update(extra)
+                if getattr(t, "counters", None) is not None:
+                    rec["net"] = t.counters()       # raw: the box stack's counters so far
                 if rec.get("tls") and t.tls_sessions:     # one V2G connection at a time: the latest handshake
                     rec["tls_version"], rec["tls_cipher"] = t.tls_sessions[-1][1], t.tls_sessions[-1][2]
                 cd = [ms for name, ms in tt.times if name in ("CurrentDemandReq", "DC_ChargeLoopReq")]

@@ -247,6 +247,14 @@ class RawHostTransport:
         except (OSError, ValueError):
             pass
 
+    def counters(self):
+        """The stack's counters that are not zero, and the link's (for the session record)."""
+        out = dict((k, v) for k, v in self.stack.counters.items() if v)
+        for k in ("checksums_finished", "send_errors"):
+            if getattr(self.link, k):
+                out["link_" + k] = getattr(self.link, k)
+        return out
+
     def busy(self):
         """True while a connection is open or our FIN is not yet acknowledged: the CLI lets the
         close handshake finish before it exits (the kernel would do it for a socket)."""
