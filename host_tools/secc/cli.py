@@ -16,7 +16,8 @@ MCU) instead of kernel sockets, on an AF_PACKET socket bound to --iface (host_to
 root or CAP_NET_RAW). The interface's MAC is the stack's MAC, randomness from os.urandom. The
 kernel's IPv6 on --iface would fight the stack for the same address, so it is switched off while
 the SECC runs (said on stderr, restored at exit) or, when that is not permitted, the CLI exits 2.
-No TLS on this transport. --pcap FILE writes every frame of the run (`v2xbox v2g decode` reads it).
+--tls works on it too: Python's ssl over memory BIOs on the stack's TCP stream (CPython only).
+--pcap FILE writes every frame of the run (`v2xbox v2g decode` reads it).
 
 --tls opens a second, TLS listener (certificates from --cert-dir, laid out as
 host_tools/secc/pki.py writes them) that SDP advertises with security 0x00 to an EV asking
@@ -130,10 +131,6 @@ def run(args):
     if args.pcap and args.transport != "raw":
         print("v2xbox secc: --pcap records the raw transport's frames; use it with --transport raw", file=sys.stderr)
         return 2
-    if args.transport == "raw" and (args.tls or args.cert_dir):
-        print("v2xbox secc: TLS is available on the kernel transport only (--transport kernel); the raw "
-              "transport runs plain TCP (DIN, and ISO 15118-2/-20 with EVs that allow it)", file=sys.stderr)
-        return 2
     ctx = None
     if args.tls or args.cert_dir:
         import ssl
@@ -174,6 +171,8 @@ def run(args):
                 return 2
             print("v2xbox secc: switched the kernel's IPv6 off on %s while the box's own stack runs there "
                   "(back on at exit)" % args.iface, file=sys.stderr, flush=True)
+        if ctx is not None:
+            t = raw.RawTlsTransport(t, ctx)
     else:
         from host_tools.secc.kernel_transport import KernelTransport
         try:

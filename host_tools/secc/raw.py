@@ -22,6 +22,7 @@ message for the user.
 import os
 import select
 import socket
+import ssl
 import struct
 import time
 
@@ -266,3 +267,170 @@ class RawHostTransport:
             if not c.finished():
                 self.inner.close(c.id)      # FIN; the link closes right after, as a box switched off
         self.link.close()
+
+
+TLS_HANDSHAKE_TIMEOUT_MS = 5000     # as the kernel transport's (kernel_transport.TLS_HANDSHAKE_TIMEOUT_S)
+TLS_CHUNK = 2048                    # ciphertext handed to the stack per send (its send buffer is 8 KiB)
+DYN_PORT_MIN = 49152                # SDP advertises a port of the dynamic range (as the kernel transport)
+
+
+class _TlsConn:
+    def __init__(self, obj, inc, out, deadline, peer):
+        self.obj = obj
+        self.inc = inc
+        self.out = out
+        self.deadline = deadline
+        self.peer = peer
+        self.up = False         # handshake done, the SECC knows the connection
+        self.pending = b""      # ciphertext the stack's send buffer could not take yet
+
+
+class RawTlsTransport:
+    """TLS on the box's raw stack, on CPython: a second listener on the stack that SDP advertises
+    with security 0x00, each of its connections run through ssl.SSLObject over memory BIOs
+    (the TCP stream is the stack's, the TLS is Python's `ssl` with the --cert-dir context). The
+    SECC sees plaintext and ("connected", cid) once the handshake is done; is_secure(cid),
+    tls_failures and tls_sessions as on the kernel transport. Everything else is the inner
+    RawHostTransport's. (On the MCU there is no such layer: docs/tls.md.)"""
+
+    def __init__(self, inner, ctx, tls_port=0, rng=os.urandom):
+        self.inner = inner
+        self.ctx = ctx
+        if not tls_port:
+            while True:
+                r = rng(2)
+                tls_port = DYN_PORT_MIN + (((r[0] << 8) | r[1]) % 16384)
+                if tls_port != inner.tcp_port:
+                    break
+        self.tls_port = tls_port
+        self.tls = {}                # cid -> _TlsConn
+        self.secure = set()
+        self.tls_failures = []
+        self.tls_sessions = []
+
+    def __getattr__(self, name):     # tcp_port, stack, wait, busy, counters, send_sdp, local_endpoint ...
+        return getattr(self.inner, name)
+
+    def open(self, now):
+        self.inner.open(now)
+        self.inner.stack.listen(self.tls_port)
+
+    def tls_endpoint(self):
+        return (self.inner.local_endpoint()[0], self.tls_port)
+
+    def is_secure(self, conn_id):
+        return conn_id in self.secure
+
+    def poll(self, now):
+        out = []
+        for e in self.inner.poll(now):
+            k = e[0]
+            cid = e[1] if k != "sdp" else None
+            if k == "connected":
+                c = self.inner.stack.conn(cid)
+                if c is not None and c.lport == self.tls_port:
+                    inc, o = ssl.MemoryBIO(), ssl.MemoryBIO()
+                    obj = self.ctx.wrap_bio(inc, o, server_side=True)
+                    self.tls[cid] = _TlsConn(obj, inc, o, now + TLS_HANDSHAKE_TIMEOUT_MS, ipv6.fmt(c.remote))
+                    continue
+            elif k == "data" and cid in self.tls:
+                self._tls_data(cid, e[2], now, out)
+                continue
+            elif k == "closed" and cid in self.tls:
+                t = self.tls.pop(cid)
+                self.secure.discard(cid)
+                if t.up:
+                    out.append(e)
+                else:
+                    self.tls_failures.append("TLS handshake with %s refused: connection %s" % (t.peer, e[2]))
+                continue
+            out.append(e)
+        for cid, t in list(self.tls.items()):
+            if not t.up and now > t.deadline:
+                self._refuse(cid, t, "handshake timeout")
+            elif t.pending:
+                self._flush(cid, t)
+        return out
+
+    def _tls_data(self, cid, data, now, out):
+        t = self.tls[cid]
+        t.inc.write(data)
+        if not t.up:
+            try:
+                t.obj.do_handshake()
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                self._flush(cid, t)
+                return
+            except ssl.SSLError as e:
+                self._flush(cid, t)     # the alert, when there is one
+                self._refuse(cid, t, getattr(e, "reason", None) or str(e))
+                return
+            t.up = True
+            self.secure.add(cid)
+            self.tls_sessions.append((cid, t.obj.version(), (t.obj.cipher() or ("?",))[0]))
+            out.append(("connected", cid))
+        plain = bytearray()
+        while True:
+            try:
+                b = t.obj.read(16384)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                break
+            except ssl.SSLZeroReturnError:      # close_notify: the TCP FIN follows
+                break
+            except ssl.SSLError as e:
+                self._flush(cid, t)
+                out.append(("closed", cid, "tls: %s" % (getattr(e, "reason", None) or e)))
+                self.tls.pop(cid, None)
+                self.secure.discard(cid)
+                self.inner.close(cid)
+                return
+            if not b:
+                break
+            plain.extend(b)
+        self._flush(cid, t)
+        if plain:
+            out.append(("data", cid, bytes(plain)))
+
+    def _flush(self, cid, t):
+        t.pending += t.out.read()
+        while t.pending:
+            k = t.pending[:TLS_CHUNK]
+            if not self.inner.send(cid, k):
+                return              # the stack's send buffer is full: again at the next poll
+            t.pending = t.pending[len(k):]
+
+    def _refuse(self, cid, t, reason):
+        self.tls.pop(cid, None)
+        self.tls_failures.append("TLS handshake with %s refused: %s" % (t.peer, reason))
+        self.inner.close(cid)
+
+    def send(self, conn_id, data):
+        t = self.tls.get(conn_id)
+        if t is None:
+            return self.inner.send(conn_id, data)
+        if not t.up:
+            return False
+        try:
+            t.obj.write(data)
+        except ssl.SSLError:
+            return False
+        self._flush(conn_id, t)
+        return True
+
+    def close(self, conn_id):
+        t = self.tls.get(conn_id)
+        if t is not None and t.up:
+            try:
+                t.obj.unwrap()          # close_notify out; the peer's answer is not waited for
+            except ssl.SSLError:
+                pass
+            self._flush(conn_id, t)
+        self.inner.close(conn_id)
+
+    def next_timer(self):
+        n = self.inner.next_timer()
+        if any(t.pending for t in self.tls.values()):
+            return 0
+        if any(not t.up for t in self.tls.values()):
+            n = 100 if n is None else min(n, 100)     # handshake deadline checks
+        return n

@@ -9,7 +9,7 @@ from host_tools import cli
     (["--protocols", ""], "unknown protocol"),
     (["--profile", "no-such-car"], "unknown profile"),
     (["--transport", "raw"], "not an Ethernet interface"),      # lo: no MAC for the box's stack
-    (["--transport", "raw", "--tls", "--cert-dir", "/nonexistent"], "kernel transport only"),
+    (["--transport", "raw", "--tls", "--cert-dir", "/nonexistent"], "cannot load TLS certificates"),
     (["--pcap", "/tmp/x.pcap"], "--transport raw"),
     (["--tcp-port", "70000"], "--tcp-port"),
     (["--soc-floor", "101"], "--soc-floor"),

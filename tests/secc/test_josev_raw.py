@@ -60,6 +60,20 @@ def test_josev_evcc_completes_a_session_on_the_raw_stack(tmp_path, proto):
         assert "DC_BPT" in log
 
 
+def test_josev_evcc_completes_an_iso15118_20_dc_bpt_session_over_tls13_on_the_raw_stack(tmp_path):
+    """-20 DC_BPT over TLS 1.3 ([V2G20-2356]) with the box's own TCP: Python's ssl over memory
+    BIOs on the stack's stream (host_tools/secc/raw.RawTlsTransport), the test PKI of
+    tests/secc/test_tls.py (secp521r1 V2G root), Josev with ENABLE_TLS_1_3, useTls and enforceTls."""
+    from host_tools.secc import pki
+    pki.make_pki(str(tmp_path / "secc"), "iso20")
+    rec, log = josev.run_session("iso20dc", str(tmp_path), loops=12, services=["DC_BPT"], secc_args=("--soc-floor", "0"),
+                                 tls_cert_dir=str(tmp_path / "secc"), transport="raw")
+    assert rec["tls"] is True and rec["tls_version"] == "TLSv1.3", rec
+    assert "Security: TLS" in log and "Starting TLS client" in log, log[:3000]
+    rec = dict(rec, tls=False)       # the rest as on plain TCP
+    _check(rec, log, "iso20dc")
+
+
 def _decode(path):
     from io import StringIO
     out, err = StringIO(), StringIO()

@@ -124,6 +124,47 @@ def test_garbage_from_the_car_closes_its_connection_and_the_secc_runs_on():
         assert "Traceback" not in err
 
 
+def test_a_tls_handshake_that_fails_is_refused_and_logged_and_the_secc_runs_on(tmp_path):
+    """--tls on the raw transport: a ClientHello that never completes (5 s handshake deadline) and
+    one that is malformed each end their connection with a {"tls_refused": ...} line; a plain
+    connection is still served after them."""
+    import json
+    from host_tools.secc import pki
+    pki.make_pki(str(tmp_path / "secc"), "iso20")
+    with _pair("t") as ns:
+        p = ns.popen_box(SECC + ["--iface", ns.box_if, "--transport", "raw", "--protocols", "din,iso20dc", "--tls",
+                                 "--cert-dir", str(tmp_path / "secc"), "--timeout", "20", "--sessions", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        p.stderr.readline()
+        ports = json.loads(p.stderr.readline())
+        assert ports["tls_port"] and ports["tls_port"] != ports["tcp_port"], ports
+        mac = hn.sh("cat", "/sys/class/net/%s/address" % ns.box_if, ns=ns.box_ns).stdout.strip()
+        ll = socket.inet_ntop(socket.AF_INET6, ipv6.link_local_from_mac(hn.mac_bytes(mac)))
+        ifindex = int(hn.sh("cat", "/sys/class/net/%s/ifindex" % ns.ev_if, ns=ns.ev_ns).stdout)
+        sends = [(ports["tls_port"], b"\x16\x03\x01\x00\x40\x01", "handshake timeout"),  # stalls
+                 (ports["tls_port"], b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", ""),  # 1-byte ClientHello
+                 (ports["tcp_port"], b"GET / HTTP/1.0\r\n\r\n", None)]                     # plain, not V2GTP
+        for port, data, why in sends:
+            c = hn.socket_in(ns.ev_ns, socket.AF_INET6, socket.SOCK_STREAM)
+            c.settimeout(15)
+            c.connect((ll, port, 0, ifindex))
+            c.sendall(data)
+            try:
+                while c.recv(4096):        # a TLS alert may come first; then the close
+                    pass
+            except ConnectionResetError:
+                pass
+            c.close()
+            if why is not None:
+                line = json.loads(p.stderr.readline())
+                assert "TLS handshake with fe80::" in line["tls_refused"] and why in line["tls_refused"], line
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+        recs = [json.loads(x) for x in out.splitlines()]
+        assert len(recs) == 1 and recs[0]["tls"] is False        # the plain one; the TLS one never reached the SECC
+        assert "Traceback" not in err
+
+
 def _udp_frame(payload):
     src_mac, dst_mac = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
     src, dst = ipv6.link_local_from_mac(src_mac), ipv6.link_local_from_mac(dst_mac)
