@@ -224,8 +224,10 @@ def _serve(args, protos, t, ctx, extra):
     done = 0
     rc = 0
     drain_until = None
+    iterations = 0
     try:
         while not stopping:
+            iterations += 1
             now = (clock() - t0) * 1000.0
             secc.step(now)
             while len(t.tls_failures) > n_refused:
@@ -265,4 +267,7 @@ def _serve(args, protos, t, ctx, extra):
             t.wait(0.05 if nt is None else min(0.05, nt / 1000.0))
     finally:
         t.shutdown()
+    if args.transport == "raw":      # the loop sleeps on the socket and the timers, never spins
+        print(json.dumps({"stopped": args.iface, "loop_iterations": iterations, "run_s": round(clock() - t0, 3)}),
+              file=sys.stderr, flush=True)
     return rc

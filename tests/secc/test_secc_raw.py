@@ -86,6 +86,11 @@ def test_kernel_ipv6_is_switched_off_while_running_and_back_on_at_exit():
         out, err = p.communicate(timeout=30)
         assert p.returncode == 1 and "timeout" in err          # no car came: --timeout
         assert _disable_ipv6(ns.box_ns, ns.box_if) == "0"
+        # idle, the loop woke at most every 50 ms (the simulated power stage's step), not in a spin
+        import json
+        stats = json.loads(err.strip().splitlines()[-1])
+        assert stats["stopped"] == "box0" and stats["run_s"] >= 3
+        assert stats["loop_iterations"] <= 30 * stats["run_s"], stats
 
 
 def test_kernel_ipv6_already_off_is_left_off():
