@@ -151,14 +151,22 @@ def run(args):
     if not 0 <= args.tcp_port <= 65535:
         print("v2xbox secc: --tcp-port must be 0..65535", file=sys.stderr)
         return 2
-    frames = []
+    cap = None
     ipv6 = None
     if args.transport == "raw":
         from host_tools.secc import raw
+        if args.pcap:
+            from host_tools.v2g import pcap
+            try:
+                cap = pcap.PcapWriter(args.pcap)       # streamed: a long run does not pile up in memory
+            except OSError as e:
+                print("v2xbox secc: cannot write %s: %s" % (args.pcap, e.strerror or e), file=sys.stderr)
+                return 2
         try:
-            t = raw.RawHostTransport(args.iface, args.tcp_port,
-                                     recorder=(lambda ts, f: frames.append((ts, f))) if args.pcap else None)
+            t = raw.RawHostTransport(args.iface, args.tcp_port, recorder=cap.write if cap is not None else None)
         except raw.LinkError as e:
+            if cap is not None:
+                cap.close()
             print("v2xbox secc: %s" % e, file=sys.stderr)
             return 2
         ipv6 = raw.KernelIPv6(args.iface)
@@ -167,6 +175,8 @@ def run(args):
                 ipv6.disable()
             except raw.LinkError as e:
                 t.shutdown()
+                if cap is not None:
+                    cap.close()
                 print("v2xbox secc: %s" % e, file=sys.stderr)
                 return 2
             print("v2xbox secc: switched the kernel's IPv6 off on %s while the box's own stack runs there "
@@ -188,16 +198,8 @@ def run(args):
     finally:
         if ipv6 is not None:
             ipv6.restore_on_exit()
-        if args.pcap:
-            _write_pcap(args.pcap, frames)
-
-
-def _write_pcap(path, frames):
-    from host_tools.v2g import pcap
-    try:
-        pcap.write_pcap(path, frames)
-    except OSError as e:
-        print("v2xbox secc: cannot write %s: %s" % (path, e.strerror or e), file=sys.stderr)
+        if cap is not None:
+            cap.close()
 
 
 def _serve(args, protos, t, ctx, extra):

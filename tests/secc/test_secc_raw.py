@@ -43,6 +43,13 @@ def test_no_such_interface_exits_2_without_traceback():
     assert "no interface 'v2xr-none0'" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_unwritable_pcap_exits_2_before_opening_anything(tmp_path):
+    r = subprocess.run(SECC + ["--iface", "lo", "--transport", "raw", "--pcap", str(tmp_path / "no" / "x.pcap")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=30)
+    assert r.returncode == 2
+    assert "cannot write" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_bad_interface_name_is_refused_before_any_path_is_built():
     for bad in ("../all", "a/b", "x" * 16, ""):
         try:
