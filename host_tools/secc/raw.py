@@ -7,8 +7,9 @@ one interface of the current network namespace.
                              the HIL rigs' hil/ccs/rawlink.RawLink is this class opened inside
                              a namespace
     RawHostTransport(iface)  RawTransport + PacketLink + what the CLI loop needs: wait() on
-                             the socket fd until the stack's next timer, shutdown(), and the
-                             kernel's IPv6 on the interface switched off while it runs
+                             the socket fd until the stack's next timer, busy(), shutdown()
+    KernelIPv6(iface)        the kernel's IPv6 on the interface, switched off while it runs
+    RawTlsTransport(inner, ctx)  --tls on it: a second listener, Python's ssl over memory BIOs
 
 Why the kernel's IPv6 must be off on the interface: the box's stack uses the interface's MAC,
 so it owns the same EUI-64 link-local address as the kernel would; with both, the kernel
