@@ -212,7 +212,8 @@ def _serve(args, protos, t, ctx, extra):
     secc = Secc(tt, port, cfg)
     tt.label = secc.last_request
     stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    for sig in (signal.SIGTERM, signal.SIGINT):     # a clean stop: connections closed, kernel IPv6 restored
+        signal.signal(sig, lambda *_: stopping.append(1))
     clock = time.monotonic
     t0 = clock()
     try:

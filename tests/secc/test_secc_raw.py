@@ -100,6 +100,21 @@ def test_kernel_ipv6_is_switched_off_while_running_and_back_on_at_exit():
         assert stats["loop_iterations"] <= 30 * stats["run_s"], stats
 
 
+def test_ctrl_c_stops_cleanly_and_restores_the_kernel_ipv6():
+    import signal
+    with _pair("i") as ns:
+        p = ns.popen_box(SECC + ["--iface", ns.box_if, "--transport", "raw", "--timeout", "20"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        p.stderr.readline()
+        assert "listening" in p.stderr.readline()
+        assert _disable_ipv6(ns.box_ns, ns.box_if) == "1"
+        os.kill(p.pid, signal.SIGINT)          # `ip netns exec` execs the CLI: same process
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0 and "Traceback" not in err, err
+        assert '"stopped": "box0"' in err
+        assert _disable_ipv6(ns.box_ns, ns.box_if) == "0"
+
+
 def test_kernel_ipv6_already_off_is_left_off():
     with _pair("o") as ns:
         hn.sh("sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/%s/disable_ipv6" % ns.box_if, ns=ns.box_ns)
