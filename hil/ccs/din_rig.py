@@ -1,9 +1,10 @@
-"""In-process DIN rig: the firmware SECC, a simulated port and the scripted EVCC on one
-simulated clock (no sockets, no threads, faster than real time)."""
+"""In-process V2G rig: the firmware SECC, a simulated port and the scripted EVCC (DIN or
+ISO 15118-2, whichever the SECC selects) on one simulated clock (no sockets, no threads,
+faster than real time)."""
 from firmware.protocols.ccs import port as P
 from firmware.protocols.ccs.secc import Secc
 from firmware.protocols.ccs.transport import MemoryTransport
-from hil.ccs.evcc.din import DinEvcc
+from hil.ccs.evcc import make_evcc
 
 TICK_MS = 5
 
@@ -14,7 +15,7 @@ def run(car=None, cfg=None, port=None, max_ms=120000, tick_ms=TICK_MS):
     port = port or P.SimPort()
     secc = Secc(t, port, dict(cfg or {}))
     secc.open(0)
-    ev = DinEvcc(t, car, inlet_v=port.inlet_v, current_a=port.current_a)
+    ev = make_evcc(t, car, inlet_v=port.inlet_v, current_a=port.current_a)
     now = 0
     while now < max_ms:
         ev.step(now)

@@ -29,7 +29,7 @@ from firmware.core.clock import SimClock
 from firmware.hal.sim import make_sim_hal
 from firmware.protocols.ccs.transport import MemoryTransport
 from hil.ccs.cp_car import DcCar
-from hil.ccs.evcc.din import DEFAULT_CAR, DinEvcc
+from hil.ccs.evcc import DEFAULT_CAR, make_evcc
 from hil.rigs.discharge import DischargeRig, PowerStageSim
 from inverter.plant.averaged import Battery
 
@@ -128,8 +128,7 @@ class CcsRig:
 
     # ------------------------------------------------------------ the car
     def _new_ev(self):
-        ev = DinEvcc(self.transport, self.behaviour, inlet_v=lambda: self.plant.v_inlet,
-                     current_a=lambda: self.plant.i)
+        ev = make_evcc(self.transport, self.behaviour, inlet_v=lambda: self.plant.v_inlet, current_a=lambda: self.plant.i)
         self.ev = ev
         self.evs.append(ev)
         self.car_closed = False
