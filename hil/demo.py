@@ -6,8 +6,8 @@ run, then checks what the monitor decoded: the heartbeat must arrive at its
 DBC cycle time with a gap-free alive counter.
 
 Then the NACS discharge (hil.scenarios.nacs_demo: a Tesla-like car over DIN SPEC
-70121 against the real firmware's SECC, supervisor and plant, in simulated
-time, with its phase timeline), then the CHAdeMO discharge scenario: the simulated box runs inside the discharge
+70121 against the real firmware's SECC, supervisor and plant, on the box's own
+link: pilot, SLAC, IPv6/TCP; in simulated time, with its phase timeline), then the CHAdeMO discharge scenario: the simulated box runs inside the discharge
 bench (hil.rigs.discharge: simulated CHAdeMO car, power stage, 3 kW load) ten times
 faster than real time and plays a session (plug, start, supply, user stop,
 unplug) while the monitor decodes the service CAN. The demo prints the

@@ -31,6 +31,21 @@ RENEW_MIN_INTERVAL_MS). Every decision is logged (`log`); the AC output gap
 (the supervisor's AC relay off .. on again across a renewal) is measured in
 `gaps_ms`.
 
+The link (issue 10's CcsLink): with no injected transport the composition
+runs on the HAL's modem frame link (`hal.plc`, the QCA7000 FrameLink on the
+board, SimFrameLink in the rigs): CcsLink's one ControlPilot is the pilot
+here (no second pilot core), its RawTransport (the box's own IPv6/TCP stack)
+is the SECC's transport, and SLAC is started with a fresh NMK whenever the
+box offers 5 % to a plugged car (a box session starts on a plugged car, or
+the car plugs in while a session waits), so every session and every renewal
+is a new AVLN; unplug stops SLAC; SLAC's E/F step request goes to the pilot
+and from there, as every pilot request, through the port to the supervisor.
+cfg "link_mac" is the box's MAC on the modem link (default LINK_MAC), cfg
+"rng" the random source for NMKs, TCP ports and ISNs (default os.urandom:
+the MCU's TRNG on the board). Pilot and SLAC events are kept in `link_log`
+(last LINK_LOG_MAX, for the phase report). An injected transport (the
+MemoryTransport of unit tests) runs without a link: no SLAC, no IP.
+
 The pilot output is the supervisor's (Cmd cp_pwm_on / cp_duty_pm / cp_state_f,
 driven by SafetyIo): the pilot core's request goes to the port as L_CP_PWM /
 L_CP_F lines, only while a box session runs; on a trip the supervisor drives
@@ -47,12 +62,23 @@ from firmware.charging import table as T
 from firmware.charging.port import ChargingPort
 from firmware.protocols.ccs import cp as CP
 from firmware.protocols.ccs.cp import ControlPilot
+from firmware.protocols.ccs.link import CcsLink
 from firmware.protocols.ccs.port import ChargingPortVerbs, ISO_FAULT, ISO_VALID
 from firmware.protocols.ccs.secc import Secc
 from firmware.safety import supervisor as sv
 
 RENEW_MAX = const(10)                 # renewals per plug-in (team)
 RENEW_MIN_INTERVAL_MS = const(10000)  # rate: at most one renewal per 10 s (team)
+LINK_LOG_MAX = const(32)              # pilot / SLAC events kept for the phase report (team)
+# The box's MAC on the modem link when the config gives none: locally administered
+# (IEEE 802 U/L bit set), so it can never collide with a vendor address (team).
+LINK_MAC = b"\x02\x56\x32\x58\x00\x01"
+_PLUGGED = (CP.B, CP.C, CP.D)
+
+
+def _urandom(n):
+    import os
+    return os.urandom(n)
 
 
 class CcsPortVerbs(ChargingPortVerbs):
@@ -149,8 +175,23 @@ class CcsDischarge:
         self.port = port = ChargingPort()
         self.safety = s = SafetyApp(hal, reset_cause, port=port)     # starts the watchdog
         self.verbs = CcsPortVerbs(port)
+        c = cfg or {}
+        self.link = None
+        self.link_log = []              # (now, event tuple): pilot states, SLAC events
+        if transport is None:
+            plc = getattr(hal, "plc", None)
+            if plc is None:
+                raise ValueError("CCS needs a V2G transport or the modem frame link (hal.plc)")
+            mac = c.get("link_mac", LINK_MAC)
+            if not isinstance(mac, (bytes, bytearray)) or len(mac) != 6 or mac[0] & 1:
+                raise ValueError("link_mac must be a 6-byte unicast MAC")
+            self.link = CcsLink(plc, bytes(mac), c.get("rng") or _urandom, tcp_port=c.get("tcp_port"),
+                                auto_slac=False)
+            transport = self.link.transport
+            self.pilot = self.link.cp
+        else:
+            self.pilot = ControlPilot()
         self.secc = Secc(transport, self.verbs, cfg)
-        self.pilot = ControlPilot()
         self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session, s.config)
         self.status = Status(s, _CarView(port), self.ps)
         self.status.register(service_node)
@@ -174,6 +215,19 @@ class CcsDischarge:
         self._ac_off_at = None
         self._gap_open = False
         self.gaps_ms = []               # AC output gaps across renewals
+        self._lev = []
+
+    def _link_events(self, evs, now):
+        link = self.link
+        log = self.link_log
+        for e in evs:
+            if (link is not None and e[0] == "pilot" and self.active and e[1] in (CP.A, CP.E, CP.F)
+                    and e[2] in _PLUGGED):
+                link.start_slac(now)    # the car plugged in while the session waits: 5 % now
+                log.append((now, ("slac", "start")))
+            log.append((now, e))
+            if len(log) > LINK_LOG_MAX:
+                log.pop(0)
 
     # ------------------------------------------------------------ edges
     def pilot_sample(self, high_mv, low_mv, now):
@@ -186,16 +240,30 @@ class CcsDischarge:
         s = self.safety
         port = self.port
         pilot = self.pilot
+        link = self.link
         pilot.handle_timer(now)
-        pilot.events()
+        evs = pilot.events()
+        if link is not None and evs:
+            self._link_events(link.on_pilot(evs, now), now)
         s.session.set_plugged(pilot.state == CP.B or pilot.state == CP.C or pilot.state == CP.D)
         if port.take_start():
             self._begin(now)
-        if port.take_stop() and not self.verbs.delivery_stopped:
-            self.secc.stop("box")       # EVSE_Shutdown (not when the car itself ended the loop)
+        if port.take_stop():
+            if self.active and not self.v2g_done and self.secc.conn is None:
+                self._no_session(now)   # stopped before the car opened a V2G session
+            elif not self.verbs.delivery_stopped:
+                self.secc.stop("box")   # EVSE_Shutdown (not when the car itself ended the loop)
         if self.active:
-            self.secc.step(now)
+            self.secc.step(now)         # polls the transport: IP to the stack, SLAC frames to SLAC
             self._from_secc(now)
+        elif link is not None:
+            link.drain()                # no box session: nothing on the link is for us
+        if link is not None:
+            out = self._lev
+            link.service(now, out)
+            if out:
+                self._link_events(out, now)
+                self._lev = []
         port.fill(s.m)
         acts = s.tick(now)
         st = s.sup.status
@@ -219,9 +287,23 @@ class CcsDischarge:
         self.pilot.restart(now)
         if self._renewal and self.renew_pilot == "ef":
             self.pilot.ef_step(now)
+        if self.link is not None and self.pilot.state in _PLUGGED:
+            self.link.start_slac(now)   # a fresh NMK: a new AVLN for every session
+            self._link_events((("slac", "start"),), now)
         self.port.finished(False)
         self.log.append((now, "session %d: pilot %s, SECC waiting for the car" % (
             self.sessions, "F then 5 %" if self._renewal and self.renew_pilot == "ef" else "5 %")))
+
+    def _no_session(self, now):
+        """The box session ends with no V2G session (user stop in Handshake, before
+        the car connected): the pilot lets go as after a SessionStop (retain,
+        then X1) so the port is released and a new start works; SLAC stops."""
+        self.v2g_done = True
+        self._renew_pending = False
+        self.pilot.session_stop(now)
+        if self.link is not None:
+            self.link.slac.stop(now)
+        self.log.append((now, "session %d stopped before the car opened a V2G session" % self.sessions))
 
     def _core(self):
         c = self.secc.conn

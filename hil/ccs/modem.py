@@ -17,6 +17,10 @@ carries frames between the modems in-process:
 - For each CM_MNBC_SOUND.IND delivered to its host, a modem with
   `atten_profile` set also sends CM_ATTEN_PROFILE.IND (QCA7000 behaviour);
   with None it sends none (AR7420 behaviour: the EVSE must synthesise).
+
+`Modem` is that behaviour without I/O (frames to its host go to a callable),
+so the simulated-time rigs (hil/ccs/ev_net.py) use the same modems and the
+same AVLN rule (`PlcLine.passes`) as the namespace rigs.
 """
 import select
 
@@ -24,10 +28,14 @@ from firmware.protocols.ccs.slac import mme
 from hil.ccs.rawlink import RawLink
 
 
-class LocalModem:
-    def __init__(self, name, ns, ifname, mac, atten_profile=None):
+class Modem:
+    """A Green PHY modem's behaviour, I/O-free: `from_host(frame)` for frames
+    its host sends, `to_host(frame)` for frames off the line; frames for the
+    host go to `host_send(frame)`."""
+
+    def __init__(self, name, mac, host_send, atten_profile=None):
         self.name = name
-        self.link = RawLink(ns, ifname)
+        self.host_send = host_send
         self.mac = bytes(mac)
         self.atten_profile = atten_profile
         self.nmk = None
@@ -37,9 +45,6 @@ class LocalModem:
         self.line = None
         self.vendor_swallowed = 0
         self.profiles_sent = 0
-
-    def fileno(self):
-        return self.link.fileno()
 
     def same_avln(self, other):
         return self.nmk is not None and self.nmk == other.nmk and self.nid == other.nid
@@ -58,7 +63,7 @@ class LocalModem:
                 m = mme.decode(frame)
                 self.nid, self.nmk = m["nid"], m["new_key"]
                 self.keys_set.append((self.nid, self.nmk))
-                self.link.send(mme.set_key_cnf(frame[6:12], self.mac, result=1))
+                self.host_send(mme.set_key_cnf(frame[6:12], self.mac, result=1))
             else:
                 self.vendor_swallowed += 1
             return
@@ -66,15 +71,26 @@ class LocalModem:
             self.line.carry(self, frame)
 
     def to_host(self, frame):
-        self.link.send(frame)
+        self.host_send(frame)
         if self.atten_profile is not None and frame[12:14] == b"\x88\xe1" and self.host_mac is not None:
             try:
                 _d, _s, _mmv, mmtype, _off = mme.header(frame)
             except mme.MmeError:
                 return
             if mmtype == mme.CM_MNBC_SOUND | mme.IND:
-                self.link.send(mme.atten_profile_ind(self.host_mac, self.mac, frame[6:12], self.atten_profile))
+                self.host_send(mme.atten_profile_ind(self.host_mac, self.mac, frame[6:12], self.atten_profile))
                 self.profiles_sent += 1
+
+
+class LocalModem(Modem):
+    """A Modem on the modem end of a veth pair (AF_PACKET)."""
+
+    def __init__(self, name, ns, ifname, mac, atten_profile=None):
+        self.link = RawLink(ns, ifname)
+        Modem.__init__(self, name, mac, self.link.send, atten_profile)
+
+    def fileno(self):
+        return self.link.fileno()
 
     def pump(self):
         while True:
@@ -103,15 +119,22 @@ class PlcLine:
         if not self.up:
             self.blocked += 1
             return
-        is_mme = frame[12:14] == b"\x88\xe1"
         for m in self.modems:
             if m is src:
                 continue
-            if not is_mme and not src.same_avln(m):
+            if not self.passes(src, m, frame):
                 self.blocked += 1
                 continue
             self.carried += 1
-            m.to_host(frame)
+            self.deliver(m, frame)
+
+    def deliver(self, modem, frame):
+        modem.to_host(frame)
+
+    @staticmethod
+    def passes(src, dst, frame):
+        """SLAC MMEs cross whatever the keys; data only inside one AVLN."""
+        return frame[12:14] == b"\x88\xe1" or src.same_avln(dst)
 
     def fds(self):
         return [m.fileno() for m in self.modems]

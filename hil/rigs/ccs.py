@@ -2,9 +2,16 @@
 (BoxApp with discharge="ccs": SECC + charging port + session + SafetyApp +
 power-stage link + service status) on the sim HAL, with
 
-  V2G link      MemoryTransport: the scripted DIN EVCC (hil.ccs.evcc.din) on
-                its peer side (SLAC is not modelled: the car talks once it sees
-                the 5 % pilot);
+  V2G link      the box's own link (link=True, the default): the firmware's
+                CcsLink on the sim HAL's modem FrameLink (hal.plc), the car's
+                side simulated by hil.ccs.ev_net.EvNet (its SLAC with the
+                reference PEV's timing, both modems and the powerline, its
+                IPv6 host and TCP client); the car restarts SLAC whenever the
+                5 % pilot comes back (plug-in, renewal after E/F or X1), and
+                the scripted EVCC (hil.ccs.evcc) talks over EvNet's ev_* API
+                once its modem is in the box's AVLN. `loss` makes the line
+                lose data frames (seeded). link=False: a MemoryTransport
+                instead (no SLAC, no IP: the car talks once it sees 5 %);
   pilot         the car's pilot circuit (hil.ccs.cp_car.DcCar): B at plug-in,
                 C after ChargeParameterDiscovery, B after PowerDelivery(stop);
                 its plateaus go to the firmware's pilot ADC edge;
@@ -23,12 +30,15 @@ power-stage link + service status) on the sim HAL, with
 One step = 1 ms; the firmware runs its scheduler whenever a task is due.
 Nothing reads the wall clock.
 """
+import random
+
 from firmware.app.box import BoxApp
 from firmware.charging import table as T
 from firmware.core.clock import SimClock
 from firmware.hal.sim import make_sim_hal
 from firmware.protocols.ccs.transport import MemoryTransport
 from hil.ccs.cp_car import DcCar
+from hil.ccs.ev_net import EvNet
 from hil.ccs.evcc import DEFAULT_CAR, make_evcc
 from hil.rigs.discharge import DischargeRig, PowerStageSim
 from inverter.plant.averaged import Battery
@@ -39,13 +49,26 @@ CAR_OPEN_TIMEOUT_MS = 1000
 
 
 class CcsRig:
-    def __init__(self, car=None, cfg=None, load_w=3000.0, soc=60.0, capacity_kwh=40.0, clock=None):
+    def __init__(self, car=None, cfg=None, load_w=3000.0, soc=60.0, capacity_kwh=40.0, clock=None,
+                 link=True, loss=0.0, seed=1):
         self.clock = clock or SimClock()
         self.hal = make_sim_hal(self.clock)
-        self.transport = MemoryTransport()
         self.app = BoxApp(self.hal, discharge="ccs")
-        self.app.v2g_transport = self.transport
         self.app.v2g_cfg = dict(cfg or {})
+        self.link = link
+        if link:
+            # the box on its own link: no transport injected, the app builds CcsLink on hal.plc;
+            # seeded randomness (NMKs, ports, ISNs): the same run is the same run
+            self.app.v2g_cfg.setdefault("rng", random.Random(seed).randbytes)
+            self.net = EvNet(self.hal.plc, self.clock.now_ms, loss=loss, seed=seed)
+            self.transport = self.net.v2g    # the EVCC's side (ev_* API)
+        else:
+            self.net = None
+            self.transport = MemoryTransport()
+            self.app.v2g_transport = self.transport
+        self.plug_at = None
+        self.pwm_at = []             # 5 % pilot seen by the car (each start of a V2G session)
+        self._slac_broken = False
         self.behaviour = dict(DEFAULT_CAR)
         self.behaviour.update(car or {})
         self.battery = Battery(v_at_soc=self.behaviour["battery_v"], soc=soc, capacity_kwh=capacity_kwh)
@@ -74,9 +97,12 @@ class CcsRig:
     def plug(self, on=True):
         self.plugged = on
         if on:
+            self.plug_at = self.now
             self.pilot.plug_in()
         else:
             self.pilot.unplug()
+            if self.net is not None:
+                self.net.unplug(self.now)
 
     def start(self):
         self.app.start()
@@ -141,6 +167,9 @@ class CcsRig:
         if ev is None or ev.done:
             # a car (re)starts its V2G session when the pilot shows 5 % again
             if self.plugged and pwm_on and duty == 50 and (ev is None or not self._pwm_seen):
+                self.pwm_at.append(now)
+                if self.net is not None:
+                    self.net.start_slac(now)     # the car sees 5 %: SLAC first
                 self._new_ev()
                 ev = self.ev
             if not pwm_on:
@@ -150,9 +179,21 @@ class CcsRig:
         if pwm_on:
             self._pwm_seen = True
         ev.soc = self.battery.soc
-        if now % EVCC_TICK_MS == 0 and not ev.done:
-            ev.step(now)
-        ph = ev.phase
+        net = self.net
+        if net is not None and not ev.done and net.state in ("slac", "keys"):
+            # the box gave up on this association (E/F step, or X1): the car starts over on 5 %
+            if not pwm_on:
+                self._slac_broken = True
+            elif self._slac_broken and duty == 50:
+                self._slac_broken = False
+                self.pwm_at.append(now)
+                net.start_slac(now)
+        if net is not None and net.state in ("slac", "keys"):
+            ph = "SLAC"                  # the EVCC waits for its modem to join the box's AVLN
+        else:
+            if now % EVCC_TICK_MS == 0 and not ev.done and (net is None or net.up):
+                ev.step(now)
+            ph = ev.phase
         if not self.phases or self.phases[-1][1] != ph:
             self.phases.append((now, ph))
         if ph in ("CableCheck", "PreCharge", "PowerDeliveryStart", "CurrentDemand"):
@@ -178,6 +219,8 @@ class CcsRig:
                 self.hooks.remove(h)
                 h[1](self)
         self._car(now)
+        if self.net is not None:
+            self.net.step(now)
         plant = self.plant
         plant.receive()
         plant.step(now, self.car_closed, self.battery.ocv(), self.battery.r)
@@ -217,3 +260,78 @@ def run_session(car=None, cfg=None, max_ms=200000, **kw):
     end = (T.READY_TO_UNPLUG, T.FAULT, T.LOCKOUT)
     r.run_until(lambda r: r.ev is not None and r.ev.done and r.state in end and not r.power.active, max_ms)
     return r
+
+
+# ---------------------------------------------------------------- plug-in to CurrentDemand, by phase
+# (phase name, from mark, to mark); contiguous: they add up to B detected .. first CurrentDemandReq
+PHASES = (
+    ("5 % pilot (user start at B, oscillator on)", "b", "pwm5"),
+    ("SLAC: car starts (CM_SLAC_PARM.REQ)", "pwm5", "parm"),
+    ("SLAC: PARM.REQ .. SLAC_MATCH.CNF", "parm", "match"),
+    ("link up: car's modem joins the AVLN (SET_KEY)", "match", "up"),
+    ("SDP: request .. response", "up", "sdp"),
+    ("ND: NS .. NA for the SECC's address", "sdp", "na"),
+    ("TCP connect: SYN .. SYN+ACK", "na", "synack"),
+    ("SupportedAppProtocol (to SessionSetupReq)", "synack", "SessionSetupReq"),
+    ("SessionSetup .. ChargeParameterDiscovery", "SessionSetupReq", "CableCheckReq"),
+    ("CableCheck", "CableCheckReq", "PreChargeReq"),
+    ("PreCharge", "PreChargeReq", "PowerDeliveryReq"),
+    ("PowerDelivery (to the first CurrentDemandReq)", "PowerDeliveryReq", "CurrentDemandReq"),
+)
+LINK_MARKS = (("parm", "CM_SLAC_PARM.REQ", "ev"), ("match", "CM_SLAC_MATCH.CNF", "evse"),
+              ("sdp_req", "SDP request", "ev"), ("sdp", "SDP response", "evse"), ("ns", "NS", "ev"),
+              ("na", "NA", "evse"), ("syn", "TCP SYN", "ev"), ("synack", "TCP SYN+ACK", "evse"))
+
+
+def link_marks(r, since):
+    """The link milestones of the V2G session whose 5 % pilot came at `since`:
+    frames on the simulated line (time put on the line) and the car's link-up."""
+    net = r.net
+    m = {}
+    t = since
+    for name, kind, who in LINK_MARKS:
+        x = net.first(kind, who, t)
+        if x is None:
+            break
+        m[name] = t = x
+    if net.up_at is not None and net.up_at >= since:
+        m["up"] = net.up_at
+    return m
+
+
+def plug_to_loop(car=None, cfg=None, max_ms=60000, **kw):
+    """CP state B (the box's pilot core detects the car) to the first
+    CurrentDemandReq received by the SECC, on the full link, the user starting
+    as soon as the box sees the car. -> (rig, marks {name: ms}, phases
+    [(name, ms)], total_ms). Box-side marks: pilot B, SECC request times;
+    link marks: frames on the simulated line."""
+    r = CcsRig(car, cfg, **kw)
+    r.boot()
+    r.plug()
+    core = [None]
+
+    def b_seen(rig):
+        return rig.power.pilot.state == "B"
+    r.run_until(b_seen, 5000)
+    b = [t for t, e in r.power.link_log if e[0] == "pilot" and e[2] == "B"][0]
+    r.start()
+
+    def cd_seen(rig):
+        c = rig.power._core()
+        if c is not None:
+            core[0] = c
+        return c is not None and "CurrentDemandReq" in c.phase_at
+    r.run_until(cd_seen, max_ms)
+    c = core[0]
+    if c is None or "CurrentDemandReq" not in c.phase_at:
+        raise RuntimeError("no CurrentDemandReq within %d ms: %s / %s" % (max_ms, r.ev and r.ev.log, r.power.log))
+    marks = {"plug": r.plug_at, "b": b, "pwm5": r.pwm_at[0]}
+    marks.update(link_marks(r, r.pwm_at[0]))
+    for k, v in c.phase_at.items():
+        marks[k] = c.t0 + v
+    phases = []
+    for name, a, z in PHASES:
+        if a not in marks or z not in marks:
+            raise RuntimeError("phase %r: mark missing (%s)" % (name, sorted(marks)))
+        phases.append((name, marks[z] - marks[a]))
+    return r, marks, phases, marks["CurrentDemandReq"] - b

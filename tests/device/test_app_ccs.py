@@ -21,13 +21,13 @@ LOW_MV = -12000
 
 
 class Box:
-    def __init__(self):
+    def __init__(self, link=False, cfg=None):
         self.clock = SimClock()
         self.hal = make_sim_hal(self.clock)
-        self.t = MemoryTransport()
+        self.t = None if link else MemoryTransport()   # None: the app runs CcsLink on hal.plc
         self.app = BoxApp(self.hal, discharge="ccs")
         self.app.v2g_transport = self.t
-        self.app.v2g_cfg = {"profile": "generic"}
+        self.app.v2g_cfg = cfg or {"profile": "generic"}
         self.app.boot()
         self.p = self.app.power
         self.high = 12000
@@ -117,3 +117,127 @@ def test_verbs_latch_the_isolation_result_and_stop_through_the_port():
     v.open()
     assert not cp.close and cp.stop_kind == P.STOP_NORMAL
     assert T.EV_VEHICLE_STOP in cp.events()
+
+
+# ---------------------------------------------------------------- on the box's own link (CcsLink on hal.plc)
+_n = [0]
+
+
+def _rng(n):
+    out = bytearray(n)
+    for i in range(n):
+        _n[0] = (_n[0] * 75 + 74) % 65537
+        out[i] = _n[0] & 0xFF
+    return bytes(out)
+
+
+def _mmes(frames, mmtype):
+    from firmware.protocols.ccs.slac import mme
+    out = []
+    for f in frames:
+        if f[12:14] == b"\x88\xe1" and mme.header(f)[3] == mmtype:
+            out.append(mme.decode(f))
+    return out
+
+
+def test_link_one_pilot_slac_per_session_with_a_fresh_nmk():
+    from firmware.protocols.ccs.slac import evse as se
+    from firmware.protocols.ccs.slac import mme
+    b = Box(link=True, cfg={"profile": "generic", "rng": _rng})
+    plc = b.hal.plc
+    assert b.p.link is not None and b.p.pilot is b.p.link.cp      # no second pilot core
+    b.high = B_HIGH_MV
+    b.run(400)
+    assert b.p.state == T.PLUGGED and b.p.link.slac.state == se.IDLE   # no 5 %, no SLAC yet
+    assert not _mmes(plc.tx, mme.CM_SET_KEY | mme.REQ)
+    plc.tx = []
+    b.app.start()
+    b.run(50)
+    assert b.hal.pwm["CP_PWM"].duty_permille == 50
+    keys = _mmes(plc.tx, mme.CM_SET_KEY | mme.REQ)
+    assert len(keys) == 1 and keys[0]["dst"] == mme.MODEM_LOCAL
+    plc.rx.append(mme.set_key_cnf(b.p.link.slac.mac, b"\x00\xb0\x52\x00\x00\x01"))
+    plc.rx.append(mme.slac_parm_req(mme.BROADCAST, b"\x02\xee\x00\x00\x00\x01", b"\x01\x02\x03\x04\x05\x06\x07\x08"))
+    b.run(50)
+    assert b.p.link.slac.state == se.WAIT_START_ATTEN
+    assert _mmes(plc.tx, mme.CM_SLAC_PARM | mme.CNF)
+    assert [e[1][1] for e in b.p.link_log if e[1][0] == "slac"][:1] == ["start"]
+    # a second box session on the same plug-in: a new SET_KEY with another NMK
+    first = keys[0]["new_key"]
+    b.app.stop()
+    b.run(3000)
+    plc.tx = []
+    b.app.start()
+    b.run(50)
+    again = _mmes(plc.tx, mme.CM_SET_KEY | mme.REQ)
+    assert len(again) == 1 and again[0]["new_key"] != first
+    # unplug: SLAC stops
+    b.high = 12000
+    b.run(400)
+    assert b.p.link.slac.state == se.IDLE
+
+
+def test_link_sdp_is_answered_on_the_box_own_stack():
+    from firmware.protocols.ccs.net import ipv6
+    from firmware.protocols.ccs.net.stack import Stack
+    b = Box(link=True, cfg={"profile": "generic", "rng": _rng})
+    car = Stack(b"\x02\xee\x00\x00\x00\x01", _rng)
+    car.bind_udp(50000)
+    b.high = B_HIGH_MV
+    b.run(400)
+    b.app.start()
+    b.run(50)
+    car.send_udp(50000, ipv6.ALL_NODES, 15118, sdp.encode_request(), b.clock.now_ms())
+    for f in car.to_send():
+        b.hal.plc.rx.append(bytes(f))
+    b.run(30)
+    got = []
+    for f in b.hal.plc.tx:
+        if f[12:14] == b"\x86\xdd":
+            car.receive(f, b.clock.now_ms())
+    for e in car.events():
+        if e[0] == "udp":
+            got.append(e[3])
+    assert len(got) == 1
+    addr, port = sdp.decode_response(got[0])[:2]
+    assert (addr, port) == b.p.link.transport.local_endpoint()
+    assert addr == ipv6.link_local_from_mac(b.p.link.slac.mac)
+
+
+def test_link_garbage_on_the_modem_link_is_counted_not_fatal():
+    b = Box(link=True, cfg={"profile": "generic", "rng": _rng})
+    b.high = B_HIGH_MV
+    b.run(400)
+    b.app.start()
+    b.run(50)
+    for f in (b"", b"\x00" * 13, b"\xff" * 12 + b"\x86\xdd" + b"\x60" + bytes(60),
+              b"\xff" * 12 + b"\x88\xe1" + b"\x01\x60\x60", b"\x33" * 200):
+        b.hal.plc.rx.append(f)
+    b.run(50)
+    c = b.p.link.transport.stack.counters
+    dropped = 0
+    for k in c:
+        if k not in ("rx", "tx"):
+            dropped += c[k]
+    assert c["rx"] == 1 and dropped == 1               # the one IPv6 frame: dropped and counted
+    assert sum(b.p.link.slac.errors.values()) >= 3     # the rest went to SLAC: refused and counted
+    assert b.p.state == T.HANDSHAKE and b.hal.pwm["CP_PWM"].duty_permille == 50
+
+
+def test_link_bad_config_is_refused():
+    from firmware.app.ccs import CcsDischarge
+    for mac in (b"\x01\x00\x00\x00\x00\x01", b"\x02\x00", "02:00:00:00:00:01"):
+        clock = SimClock()
+        hal = make_sim_hal(clock)
+        try:
+            CcsDischarge(hal, None, None, {"link_mac": mac})
+            raise AssertionError("accepted link_mac %r" % (mac,))
+        except ValueError:
+            pass
+    hal = make_sim_hal(SimClock())
+    hal.plc = None
+    try:
+        CcsDischarge(hal, None, None, {})
+        raise AssertionError("no transport and no modem link accepted")
+    except ValueError:
+        pass

@@ -57,3 +57,22 @@ def test_slac_failure_asks_the_pilot_for_an_ef_step():
     assert link.cp.request() == (False, 0, True)                  # state F
     run(link, 9000, 1000, 1000 + cp.T_STEP_EF_MS)
     assert link.cp.request() == (True, 50, False)                 # back to 5 %
+
+
+def test_app_mode_plug_in_opens_the_transport_and_the_app_starts_slac():
+    fl = SimFrameLink()
+    link = CcsLink(fl, BOX, rng, tcp_port=50000, auto_slac=False)
+    run(link, 9000, 0, 400)
+    assert link.transport.is_open and link.slac.state == se.IDLE
+    assert [f for f in fl.tx if f[12:14] == b"\x88\xe1"] == []
+    out = []
+    link.start_slac(400)
+    link.service(400, out)
+    assert link.slac.state == se.SET_KEY
+    assert mme.decode(fl.tx[-1])["name"] == "CM_SET_KEY.REQ"
+    # the app feeds the pilot's events itself: an unplug stops SLAC
+    ev = link.on_pilot([("state", cp.B, cp.A, 500)], 500)
+    assert ev == [("pilot", cp.B, cp.A, 500)] and link.slac.state == se.IDLE
+    fl.rx.append(mme.slac_parm_req(mme.BROADCAST, EV, RUN))
+    link.drain()
+    assert fl.recv() is None and link.slac.state == se.IDLE

@@ -21,11 +21,12 @@ from firmware.protocols.ccs.slac import evse as se
 
 
 class CcsLink:
-    def __init__(self, frame_link, mac, rng, tcp_port=None, slac_kwargs=None):
+    def __init__(self, frame_link, mac, rng, tcp_port=None, slac_kwargs=None, auto_slac=True):
         self.link = frame_link
         self.cp = cpm.ControlPilot()
         self.slac = se.SlacEvse(mac, rng, **(slac_kwargs or {}))
         self.transport = RawTransport(frame_link, mac, rng, tcp_port=tcp_port, other=self._other)
+        self.auto_slac = auto_slac     # False: the app starts SLAC itself (start_slac) when it offers 5 %
         self._now = 0
 
     def _other(self, frame, now):
@@ -33,42 +34,66 @@ class CcsLink:
 
     def step(self, now, cp_high_mv, cp_low_mv):
         self._now = now
-        out = []
         self.cp.sample(cp_high_mv, cp_low_mv, now)
-        for e in self.cp.events():
+        out = self.on_pilot(self.cp.events(), now)
+        if self.transport.is_open:
+            out.extend(self.transport.poll(now))
+        else:
+            self.drain()                      # before plug-in: keep the link drained
+        self.service(now, out)
+        return out
+
+    def on_pilot(self, events, now):
+        """The pilot core's events -> the wiring (plug-in: transport open and,
+        with auto_slac, SLAC with a fresh NMK; unplug: SLAC stopped). Returns
+        them as link events."""
+        out = []
+        for e in events:
             if e[0] == "state":
                 out.append(("pilot", e[1], e[2], e[3]))
                 if e[1] in (cpm.A, cpm.E, cpm.F) and e[2] in (cpm.B, cpm.C, cpm.D):
                     if not self.transport.is_open:
                         self.transport.open(now)
-                    self.slac.start(now)
+                    if self.auto_slac:
+                        self.slac.start(now)
                 elif e[2] == cpm.A:
                     self.slac.stop(now)
             else:
                 out.append(("pilot_fault", e[1]))
-        if self.transport.is_open:
-            out.extend(self.transport.poll(now))
-        else:
-            while True:                       # before plug-in: keep the link drained
-                f = self.link.recv()
-                if f is None:
-                    break
-        t = self.slac.next_timer()
+        return out
+
+    def start_slac(self, now):
+        """A new association with a fresh NMK (the car is about to see 5 %)."""
+        if not self.transport.is_open:
+            self.transport.open(now)
+        self.slac.start(now)
+
+    def drain(self):
+        while True:
+            f = self.link.recv()
+            if f is None:
+                break
+
+    def service(self, now, out):
+        """SLAC's timers, the car's modem joining (link up), SLAC frames out,
+        SLAC's E/F step request to the pilot; SLAC events appended to `out`.
+        The transport is polled by its owner (step() here, or the SECC)."""
+        slac = self.slac
+        t = slac.next_timer()
         if t is not None and now >= t:
-            self.slac.handle_timer(now)
-        if self.slac.state == se.MATCHED and self.slac.ev_mac is not None:
+            slac.handle_timer(now)
+        if slac.state == se.MATCHED and slac.ev_mac is not None:
             for m in self.transport.stack.nc.values():
-                if m == self.slac.ev_mac:
-                    self.slac.link_up(now)
+                if m == slac.ev_mac:
+                    slac.link_up(now)
                     out.append(("slac", "linked"))
                     break
-        for f in self.slac.to_send(now):
+        for f in slac.to_send(now):
             self.link.send(f)
-        for e in self.slac.events():
+        for e in slac.events():
             if e[0] == "ef_step":
                 self.cp.ef_step(now, e[1])
             out.append(("slac",) + tuple(e))
-        return out
 
     def session_stop(self, now):
         self.cp.session_stop(now)
