@@ -65,6 +65,7 @@ from firmware.protocols.ccs.cp import ControlPilot
 from firmware.protocols.ccs.link import CcsLink
 from firmware.protocols.ccs.port import ChargingPortVerbs, ISO_FAULT, ISO_VALID
 from firmware.protocols.ccs.secc import Secc
+from firmware.safety import limits as SL
 from firmware.safety import supervisor as sv
 
 RENEW_MAX = const(10)                 # renewals per plug-in (team)
@@ -192,12 +193,15 @@ class CcsDischarge:
         else:
             self.pilot = ControlPilot()
         self.secc = Secc(transport, self.verbs, cfg)
+        # before the DC path closes the EVCC's 2 s message timeouts rule (limits.py)
+        s.sup.link_open_timeout_ms = SL.VEHICLE_LINK_V2G_OPEN_TIMEOUT_MS
         self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session, s.config)
         self.status = Status(s, _CarView(port), self.ps)
         self.status.register(service_node)
         self._open = False
         self.active = False             # a box session owns the pilot (start .. protocol released)
         self.v2g_done = False           # the V2G session of this box session has ended
+        self._forget_car = False        # clear the car's values once the DC path is open
         self._n_rec = 0
         self.sessions = 0
         self.log = []                   # (now, text)
@@ -264,6 +268,9 @@ class CcsDischarge:
             if out:
                 self._link_events(out, now)
                 self._lev = []
+        if self._forget_car and not (s.sup.cmd.k_pos or s.sup.cmd.k_neg):
+            port.vehicle(-1, -1.0, -1.0, False)
+            self._forget_car = False
         port.fill(s.m)
         acts = s.tick(now)
         st = s.sup.status
@@ -330,7 +337,10 @@ class CcsDischarge:
         if not self.v2g_done and self.secc.conn is None and len(self.secc.records) > self._n_rec:
             self.v2g_done = True
             self.pilot.session_stop(now)
-            port.vehicle(-1, -1.0, -1.0, False)
+            # the car's values are forgotten once the DC path is open (control()): the
+            # session may still be ramping the current down (the car went silent in
+            # CurrentDemand), and "unknown SoC with current allowed" is a fault
+            self._forget_car = True
             rec = self.secc.records[-1]
             why = ""
             if not self.want_power:
