@@ -637,6 +637,12 @@ class EvV2g:
         c = self.host.conns.get(cid)
         return c is None or c.state == CLOSED or c.peer_fin
 
+    def ev_connected(self, cid):
+        """The three-way handshake of connection `cid` has completed (the EVCC's
+        connect() would have returned)."""
+        c = self.host.conns.get(cid)
+        return c is not None and c.state != SYN_SENT
+
 
 # ---------------------------------------------------------------- the car's link
 class EvNet:

@@ -195,6 +195,12 @@ class Evcc:
             step, name, body, _at = self.outbox
             self.outbox = None
             self._send_now(step, name, body, now)
+        if self.phase == "sap" and self.waiting is not None:
+            up = getattr(self.t, "ev_connected", None)
+            if up is not None and not up(self.cid):
+                # a car's connect() returns once TCP is up (V2G_EVCC_CommunicationSetup_Timeout
+                # covers it, sheet §6); the 2 s SAP timeout runs from then (lossy-line rigs)
+                self.waiting = (self.waiting[0], now + SAP_TIMEOUT_MS)
         data = self.t.ev_recv(self.cid)
         try:
             if data:
