@@ -51,6 +51,23 @@ driven by SafetyIo): the pilot core's request goes to the port as L_CP_PWM /
 L_CP_F lines, only while a box session runs; on a trip the supervisor drives
 state F, and while it does the pilot samples are not read (the car cannot be
 seen through -12 V; an F read would look like an unplug).
+
+A car that leaves mid-session (issue 11 slice i11-abort): the V2G end is an
+event the port reports with its kind (`end_kind`): in order (SessionStop,
+PowerDelivery stop: STOP_NORMAL), the car left (closed / reset TCP, stopped
+answering until V2G_SECC_Sequence_Timeout, opened its contactors under load:
+STOP_VEHICLE_ABORT, an ordinary stop: ramp down on the box's own
+measurements, open, weld check, discharge, ReadyToUnplug), or a protocol
+failure (FAILED answers, decode errors: STOP_PROTOCOL, the session fails).
+The car's last values stay in the port until the session no longer asks for
+current: the supervisor needs the SoC while current may flow, and their age
+is the vehicle-link age it checks whenever the DC path is closed, so a car
+that goes silent while the box still draws current remains a fault
+(F_VEHICLE_LINK). A car-side abort after an energy transfer is renewed like a
+loop-timer end (cfg "renew_on_abort", default True): the Ioniq that ends on
+"charging current differential" after ~10 min (sheet §9, issue 11 item 3)
+gives power again at once, and the renewal count and rate bound a car that
+keeps aborting.
 """
 from micropython import const
 
@@ -65,7 +82,7 @@ from firmware.protocols.ccs.cp import ControlPilot
 from firmware.protocols.ccs.link import CcsLink
 from firmware.protocols.ccs.port import ChargingPortVerbs, ISO_FAULT, ISO_VALID
 from firmware.protocols.ccs.secc import Secc
-from firmware.safety import limits as SL
+from firmware.safety import limits as L
 from firmware.safety import supervisor as sv
 
 RENEW_MAX = const(10)                 # renewals per plug-in (team)
@@ -171,6 +188,38 @@ class _CarView:
         return max(0.0, self.port.veh_max_v)
 
 
+# The box is done (contactors open, link < 60 V) and the car has said nothing for this
+# long: it left without SessionStop. Below the session's DcLinkDischarge timeout (10 s,
+# firmware/charging/table.py), which would otherwise fail a finished session while the
+# SECC still waits out V2G_SECC_Sequence_Timeout (60 s); the car's own timeouts in
+# WeldingDetection / SessionStop are 2 s (sheet §6 rows 12-13), so it gave up long before. (team)
+CAR_SILENT_AFTER_STOP_MS = const(5000)
+
+# The car left the V2G session on its own (SECC end reason, by prefix): an
+# ordinary car-side end, stopped in order (STOP_VEHICLE_ABORT), never a failure.
+CAR_LEFT = (
+    "connection closed",            # FIN / RST / TCP timeout from the car (transport.py "closed" reasons)
+    "sequence timeout",             # the car stopped answering: V2G_SECC_Sequence_Timeout (sheet §6)
+    "no supportedAppProtocolReq",   # connected, then never spoke
+    "inlet lost",                   # the car opened its contactors under load (CcsDischarge._inlet_watch)
+)
+
+
+def end_kind(why, delivery_stopped=False):
+    """The port's stop kind of a V2G session end: STOP_NORMAL when the car ended it in
+    order (SessionStop, or its PowerDelivery stop came first), STOP_VEHICLE_ABORT when the
+    car left (CAR_LEFT), else STOP_PROTOCOL (FAILED answers, decode / encode errors)."""
+    if why == "session stop" or delivery_stopped:
+        return P.STOP_NORMAL
+    for prefix in CAR_LEFT:
+        if why.startswith(prefix):
+            return P.STOP_VEHICLE_ABORT
+    return P.STOP_PROTOCOL
+
+
+_KIND_NAMES = ("none", "in order", "protocol failure", "vehicle fault", "box refused", "car left")
+
+
 class CcsDischarge:
     def __init__(self, hal, service_node, transport, cfg=None, reset_cause=0):
         self.port = port = ChargingPort()
@@ -194,14 +243,13 @@ class CcsDischarge:
             self.pilot = ControlPilot()
         self.secc = Secc(transport, self.verbs, cfg)
         # before the DC path closes the EVCC's 2 s message timeouts rule (limits.py)
-        s.sup.link_open_timeout_ms = SL.VEHICLE_LINK_V2G_OPEN_TIMEOUT_MS
+        s.sup.link_open_timeout_ms = L.VEHICLE_LINK_V2G_OPEN_TIMEOUT_MS
         self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session, s.config)
         self.status = Status(s, _CarView(port), self.ps)
         self.status.register(service_node)
         self._open = False
         self.active = False             # a box session owns the pilot (start .. protocol released)
         self.v2g_done = False           # the V2G session of this box session has ended
-        self._forget_car = False        # clear the car's values once the DC path is open
         self._n_rec = 0
         self.sessions = 0
         self.log = []                   # (now, text)
@@ -215,6 +263,13 @@ class CcsDischarge:
         self._renew_pending = False
         self._renewal = False           # the running session is a renewal
         self._last_renew = None
+        # a car that leaves mid-session (module docstring)
+        self.renew_on_abort = cfg.get("renew_on_abort", True)
+        if self.renew_on_abort is not True and self.renew_on_abort is not False:
+            raise ValueError("cfg renew_on_abort must be true or false, not %r" % (self.renew_on_abort,))
+        self._veh_clear = False         # the car's values go once the session no longer asks for current
+        self._v_loop = 0.0              # highest inlet voltage in this Supplying (the car's pack)
+        self.end_kinds = []             # (session, SECC end reason, port stop kind) per V2G session
         self._ac_on = False
         self._ac_off_at = None
         self._gap_open = False
@@ -268,14 +323,12 @@ class CcsDischarge:
             if out:
                 self._link_events(out, now)
                 self._lev = []
-        if self._forget_car and not (s.sup.cmd.k_pos or s.sup.cmd.k_neg):
-            port.vehicle(-1, -1.0, -1.0, False)
-            self._forget_car = False
         port.fill(s.m)
         acts = s.tick(now)
         st = s.sup.status
         port.update(now, st, s.sup, s.m, s.session.state, acts, False)
         self.verbs.observe(now)
+        self._inlet_watch(now, s.m, s.session.state)
         self._lines(now)
         self._renew(now, s.session.state)
         self._ac_gap(now, s.sup.cmd.ac_relay)
@@ -320,6 +373,9 @@ class CcsDischarge:
         port = self.port
         v = self.verbs
         core = self._core()
+        if self._veh_clear and not self.safety.session.intent & sv.I_CURRENT:
+            self._veh_clear = False     # the stop has taken the session out of the current-carrying states
+            port.vehicle(-1, -1.0, -1.0, False)
         if core is not None:
             if core.last_res_at is not None:
                 port.alive(core.last_res_at)
@@ -327,25 +383,32 @@ class CcsDischarge:
             soc = ev.get("soc")
             vmax = ev.get("max_v")
             port.vehicle(soc if soc is not None else -1, vmax if vmax else -1.0, -1.0, v.car_closed)
+        if core is not None and not core.ended and core.last_res_at is not None and \
+                self.safety.session.state == T.DC_LINK_DISCHARGE and self.sup_status & sv.S_DISCHARGED and \
+                now - core.last_res_at >= CAR_SILENT_AFTER_STOP_MS:
+            self.log.append((now, "car silent for %d ms after the energy transfer: session ended" % (
+                now - core.last_res_at)))
+            self.secc.end("sequence timeout (car silent after the energy transfer)", now)
+            core = None
         if v.stop_wanted and port.stop_kind == P.STOP_NONE:
             why = core.end_reason if core is not None else ""
             if not why and self.secc.records:
                 why = self.secc.records[-1]["ended"]
-            kind = P.STOP_NORMAL if why == "session stop" or v.delivery_stopped else P.STOP_PROTOCOL
+            kind = end_kind(why, v.delivery_stopped)
             port.stop(kind)
-            self.log.append((now, "SECC ended: %s" % why))
+            self.end_kinds.append((self.sessions, why, kind))
+            self.log.append((now, "SECC ended: %s (%s)" % (why, _KIND_NAMES[kind])))
         if not self.v2g_done and self.secc.conn is None and len(self.secc.records) > self._n_rec:
             self.v2g_done = True
             self.pilot.session_stop(now)
-            # the car's values are forgotten once the DC path is open (control()): the
-            # session may still be ramping the current down (the car went silent in
-            # CurrentDemand), and "unknown SoC with current allowed" is a fault
-            self._forget_car = True
+            self._veh_clear = True      # not now: the supervisor may still see current flowing this tick
             rec = self.secc.records[-1]
+            # the car left (with or without its PowerDelivery stop first), not a protocol failure
+            car_left = rec["ended"] != "session stop" and end_kind(rec["ended"]) == P.STOP_VEHICLE_ABORT
             why = ""
             if not self.want_power:
                 why = "the user stopped"
-            elif rec["ended"] != "session stop" or rec["stop_requested"]:
+            elif rec["stop_requested"] or (rec["ended"] != "session stop" and not (car_left and self.renew_on_abort)):
                 why = "ended %s (box asked: %s)" % (rec["ended"], rec["stop_requested"] or "no")
             elif not rec["current_demand_loops"]:
                 why = "no energy transfer"
@@ -354,6 +417,26 @@ class CcsDischarge:
             self._renew_pending = not why
             self.log.append((now, "V2G session %d over after %d loops: %s" % (
                 self.sessions, rec["current_demand_loops"], "renewal planned" if not why else "no renewal, " + why)))
+
+    def _inlet_watch(self, now, m, state):
+        """The car opened its contactors under load: in Supplying with the box contactors
+        closed, the inlet current collapses (below I_BREAK_MAX_A) while the inlet voltage
+        falls more than V_MATCH_MAX_V below the highest it had in this loop. A pack on the
+        inlet cannot do that (at no current it rests at or above its loaded voltage): the
+        pack is gone, a vehicle-side stop (EVSE_Shutdown to the car if it still talks)."""
+        if state != T.SUPPLYING or not self.port.closed:
+            self._v_loop = 0.0
+            return
+        v = m.v_inlet
+        if v > self._v_loop:
+            self._v_loop = v
+        if m.i_dc < L.I_BREAK_MAX_A and v < self._v_loop - L.V_MATCH_MAX_V and \
+                self.port.stop_kind == P.STOP_NONE:
+            self.log.append((now, "inlet lost under load: %.0f V after %.0f V at %.1f A, vehicle-side stop" % (
+                v, self._v_loop, m.i_dc)))
+            self.end_kinds.append((self.sessions, "inlet lost", P.STOP_VEHICLE_ABORT))
+            self.secc.stop("inlet-lost")
+            self.port.stop(P.STOP_VEHICLE_ABORT)
 
     def _lines(self, now):
         port = self.port

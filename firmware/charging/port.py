@@ -55,7 +55,10 @@ Requests (protocol -> box). Units: V, A, W; -1 = unknown/not given.
                       the protocol ended it in order), STOP_PROTOCOL (timeout,
                       sequence or communication error), STOP_VEHICLE_FAULT
                       (the car reported a fault), STOP_BOX_REFUSED (the box
-                      refused a request). `code` is the protocol's own reason
+                      refused a request), STOP_VEHICLE_ABORT (the car left on
+                      its own: closed or reset the connection, stopped
+                      answering, opened its contactors under load: an ordinary
+                      car-side end, stopped like STOP_NORMAL, not a failure). `code` is the protocol's own reason
                       (CHAdeMO R_*, DIN ResponseCode...), kept for the status
                       frames and the logs.
     finished(done)    True when the protocol has let go of the car: no line
@@ -98,6 +101,7 @@ STOP_NORMAL = const(1)
 STOP_PROTOCOL = const(2)
 STOP_VEHICLE_FAULT = const(3)
 STOP_BOX_REFUSED = const(4)
+STOP_VEHICLE_ABORT = const(5)
 
 # ---- isolation status (DIN 70121 isolationLevelType)
 ISO_UNKNOWN = const(0)
@@ -106,7 +110,8 @@ ISO_FAULT = const(2)
 
 D2_MAX_INLET_V = const(20)  # chademo-can.md s6 #7: d2 only with (about) 0 V on the inlet
 
-_STOP_EVENT = (-1, T.EV_VEHICLE_STOP, T.EV_PROTOCOL_FAULT, T.EV_PROTOCOL_FAULT, T.EV_PROTOCOL_FAULT)
+_STOP_EVENT = (-1, T.EV_VEHICLE_STOP, T.EV_PROTOCOL_FAULT, T.EV_PROTOCOL_FAULT, T.EV_PROTOCOL_FAULT,
+               T.EV_VEHICLE_STOP)
 
 
 class ChargingPort:

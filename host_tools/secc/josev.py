@@ -55,13 +55,18 @@ def josev_pki(workdir, secc_cert_dir, profile="iso20"):
     return root + "/"
 
 
-def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, services=None, tls_cert_dir=None):
-    """One Josev DC session (proto: din or iso2) against v2xbox secc offering only that protocol.
-    tls_cert_dir: run over TLS (Josev ENABLE_TLS_1_3, useTls) with the SECC's chain from there.
+def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, services=None, tls_cert_dir=None,
+                transport="kernel", pcap=None):
+    """One Josev DC session (proto: din, iso2 or iso20dc) against v2xbox secc offering only that
+    protocol. tls_cert_dir: run over TLS (Josev ENABLE_TLS_1_3, useTls) with the SECC's chain
+    from there. transport "raw": the SECC runs the box's own IPv6/TCP stack on the box end of
+    the veth (kernel IPv6 there switched off by the CLI); pcap: that run's frames to this file.
     Returns (session record, Josev log text)."""
     check_env()
     workdir = workdir or tempfile.mkdtemp(prefix="v2x-josev-")
-    secc_args = ("--protocols", proto) + tuple(secc_args)
+    secc_args = ("--protocols", proto, "--transport", transport) + tuple(secc_args)
+    if pcap is not None:
+        secc_args = secc_args + ("--pcap", pcap)
     cfg = {"supportedProtocols": [JOSEV_PROTOCOLS[proto]], "energyTransferMode": "DC_extended",
            "isCertInstallNeeded": False, "useTls": False, "chargeLoopCycle": loops, "sdpRetryCycles": 1}
     tls_env = {}
@@ -76,12 +81,16 @@ def run_session(proto, workdir=None, loops=12, secc_args=(), timeout_s=75, servi
     with open(cfg_path, "w") as f:
         json.dump(cfg, f)
     log_path = os.path.join(workdir, "josev.log")
-    with NetnsPair("v2xj%d" % (os.getpid() % 10000)) as ns:
+    with NetnsPair("v2xj%s%d" % ("r" if transport == "raw" else "", os.getpid() % 10000)) as ns:
         box = ns.popen_box(V2XBOX + ["secc", "--iface", ns.box_if, "--sessions", "1", "--timeout", str(timeout_s - 15)]
                            + list(secc_args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         line = box.stderr.readline()       # the SECC listens before the car starts looking for it
+        notes = ""
+        while line.startswith("v2xbox secc: switched"):     # raw: the kernel's IPv6 went off on box0
+            notes += line
+            line = box.stderr.readline()
         if "listening" not in line:
-            raise InteropError("SECC did not start: " + line + box.stderr.read())
+            raise InteropError("SECC did not start: " + notes + line + box.stderr.read())
         env = dict(os.environ, PYTHONUNBUFFERED="1", NETWORK_INTERFACE=ns.ev_if, LOG_LEVEL="INFO", MESSAGE_LOG_JSON="false",
                    MESSAGE_LOG_EXI="false", **tls_env)
         with open(log_path, "w") as f:

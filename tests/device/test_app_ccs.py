@@ -5,7 +5,7 @@ stop ends the session through the port, an E-stop drops the pilot. Runs on
 CPython and inside MicroPython."""
 import firmware  # noqa: F401
 from firmware.app.box import BoxApp
-from firmware.app.ccs import CcsPortVerbs
+from firmware.app.ccs import CcsPortVerbs, end_kind
 from firmware.charging import port as P
 from firmware.charging import table as T
 from firmware.charging.port import ChargingPort
@@ -97,6 +97,16 @@ class _Sup:
 class _M:
     v_inlet = 0.0
     i_dc = 0.0
+
+
+def test_a_v2g_end_has_the_kind_of_who_ended_it():
+    assert end_kind("session stop") == P.STOP_NORMAL
+    assert end_kind("connection closed (peer)", True) == P.STOP_NORMAL     # after its PowerDelivery stop
+    for why in ("connection closed (peer)", "connection closed (reset)", "sequence timeout",
+                "sequence timeout (car silent after the energy transfer)", "inlet lost"):
+        assert end_kind(why) == P.STOP_VEHICLE_ABORT, why
+    for why in ("sequence error: x", "EXI decode error: y", "unknown session", ""):
+        assert end_kind(why) == P.STOP_PROTOCOL, why
 
 
 def test_verbs_latch_the_isolation_result_and_stop_through_the_port():

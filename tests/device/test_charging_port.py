@@ -91,6 +91,17 @@ def test_a_protocol_fault_is_posted_with_its_kind_and_fails_the_session():
     assert port.take_stop()
 
 
+def test_a_car_that_left_is_a_vehicle_stop_not_a_failure():
+    port, sess, sup, m = _rig()
+    _to_precharge(port, sess, sup, m)
+    port.stop(P.STOP_VEHICLE_ABORT, 3)
+    acts = _tick(port, sess, sup, m, 40)
+    assert sess.last_event == T.EV_VEHICLE_STOP and not acts & T.A_FAIL and acts & T.A_PROTO_STOP
+    assert port.stop_kind == P.STOP_VEHICLE_ABORT and port.stop_code == 3 and not sess.failed
+    port.stop(P.STOP_PROTOCOL)                  # one stop per session: the first kind stays
+    assert port.stop_kind == P.STOP_VEHICLE_ABORT
+
+
 def test_a_normal_vehicle_stop_is_not_a_failure():
     port, sess, sup, m = _rig()
     _to_precharge(port, sess, sup, m)

@@ -8,7 +8,10 @@ from host_tools import cli
     (["--protocols", "din,foo"], "unknown protocol"),
     (["--protocols", ""], "unknown protocol"),
     (["--profile", "no-such-car"], "unknown profile"),
-    (["--transport", "raw"], "raw transport"),
+    (["--transport", "raw"], "not an Ethernet interface"),      # lo: no MAC for the box's stack
+    (["--transport", "raw", "--tls", "--cert-dir", "/nonexistent"], "cannot load TLS certificates"),
+    (["--pcap", "/tmp/x.pcap"], "--transport raw"),
+    (["--tcp-port", "70000"], "--tcp-port"),
     (["--soc-floor", "101"], "--soc-floor"),
 ])
 def test_bad_arguments_exit_2_with_a_message(capsys, args, msg):

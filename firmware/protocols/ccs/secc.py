@@ -141,6 +141,12 @@ class Secc:
         if c is not None and c.core is not None:
             c.core.stop(reason)
 
+    def end(self, reason, now):
+        """The box ends the running session now (closes the connection; recorded with `reason`)."""
+        c = self.conn
+        if c is not None:
+            self._close(c, reason, now)
+
     # ------------------------------------------------------------ messages
     def _data(self, c, data, now):
         try:

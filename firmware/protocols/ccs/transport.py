@@ -159,10 +159,11 @@ class MemoryTransport(Transport):
         self._to_ev[cid] = bytearray()
         return out
 
-    def ev_close(self, cid):
+    def ev_close(self, cid, reason="peer"):
+        """The EV closes (FIN: "peer") or resets ("reset") the connection."""
         if self._open_conns.get(cid):
             self._open_conns[cid] = False
-            self._events.append(("closed", cid, "peer"))
+            self._events.append(("closed", cid, reason))
 
     def ev_closed(self, cid):
         return bool(self._secc_closed.get(cid))

@@ -10,6 +10,10 @@ when given, so SLAC and IP share one modem link.
     ("sdp", (ip16, port), payload) | ("connected", cid) | ("data", cid, bytes)
     | ("closed", cid, reason); send_sdp((ip16, port), payload);
     send(cid, bytes) -> bool; close(cid); next_timer() -> ms or None.
+
+next_timer() is the stack's due time on the `now` clock (absolute, like the link layer's other
+timers in link.py), not the "ms until" of the V2G transport contract: a composition that hands
+it to Secc.next_timer converts (host_tools/secc/raw.RawHostTransport.next_timer does).
 """
 from micropython import const
 
