@@ -101,7 +101,7 @@ def test_bad_line_settings_are_refused(kw):
 def test_a_lost_slac_parm_req_is_resent_by_the_car():
     # seed 19 at 2 %: the car's first CM_SLAC_PARM.REQ is lost; before the sim PEV resent it
     # (ISO 15118-3 C_EV_match_retry) the box waited in SLAC for TT_EVSE_SLAC_init (40 s) and failed
-    r = lossy_session(19, 0.02)
+    r = lossy_session(19, 0.02, cfg={"renew_max": 0})
     o = outcome(r)
     assert o["lost_by"].get("CM_SLAC_PARM.REQ", 0) >= 1
     assert r.net.pev.resends >= 1
@@ -120,14 +120,16 @@ def test_a_lost_cablecheck_response_is_no_vehicle_link_fault():
     assert r.records()[0]["current_demand_loops"] >= PASS_LOOPS
 
 
-def test_the_car_timing_out_in_current_demand_ends_safe_without_a_data_fault():
-    # seed 15 at 5 %: a CurrentDemandRes is lost, the car's 0.25 s timeout expires and it
-    # closes TCP (the standard's timeout, legitimately). The box must ramp down and end safe;
-    # it used to forget the car's SoC while the current was still allowed: F_VEH_DATA latched
+def test_the_car_timing_out_in_current_demand_ends_safe_and_the_box_renews():
+    # seed 15 at 5 %: a CurrentDemandRes is lost twice, the car's 0.25 s timeout expires and
+    # it closes TCP (the standard's timeout, legitimately). The box ramps down, ends safe (it
+    # used to forget the car's SoC while current was still allowed: F_VEH_DATA latched) and,
+    # the user still wanting power, renews: the next session reaches the loop
     r = lossy_session(15, 0.05)
     o = outcome(r)
-    assert o["results"] == ["timeout waiting for CurrentDemandRes"], o
-    assert o["safe"], o
+    assert o["results"][0] == "timeout waiting for CurrentDemandRes", o
+    assert o["renewed"] == 1 and o["results"][1:] == ["completed"], o
+    assert o["passed"] and o["safe"], o
     assert not r.power.safety.sup.faults & (1 << fl.F_VEH_DATA), o
     assert r.power.safety.sup.faults == 0
 
@@ -135,7 +137,7 @@ def test_the_car_timing_out_in_current_demand_ends_safe_without_a_data_fault():
 def test_at_5_percent_loss_a_fixed_set_of_seeds_completes_and_every_session_ends_safe():
     lost_kinds = set()
     for seed in range(1, 11):
-        r = lossy_session(seed, 0.05)
+        r = lossy_session(seed, 0.05, cfg={"renew_max": 0})      # the first session of each
         o = outcome(r)
         assert o["passed"] and o["safe"], (seed, o)
         assert r.power.safety.sup.faults == 0, (seed, o)
@@ -144,11 +146,14 @@ def test_at_5_percent_loss_a_fixed_set_of_seeds_completes_and_every_session_ends
     assert any(not k.startswith("TCP") for k in lost_kinds), lost_kinds
 
 
-def test_failing_sessions_at_10_percent_end_safe():
-    # a very bad line: some sessions fail (the car's own timeouts); every one ends safe
-    outs = [outcome(lossy_session(seed, 0.10)) for seed in (1, 4, 7, 12, 15)]
+def test_failing_sessions_end_safe():
+    # bad lines: the car's own timers end these (SAP 2 s after a lost NS / SYN backed its
+    # RTO off; CurrentDemand 0.25 s twice, the second time with the car's FIN lost, so the
+    # box's 0.5 s vehicle-link watchdog stops it); every one ends safe
+    outs = [outcome(lossy_session(seed, loss)) for seed, loss in ((12, 0.06), (4, 0.08), (15, 0.10))]
+    assert not any(o["passed"] for o in outs), outs
     assert all(o["safe"] for o in outs), outs
-    assert any(not o["passed"] for o in outs)
+    assert outs[0]["results"] == ["timeout waiting for supportedAppProtocolRes"], outs[0]
 
 
 def test_duplicated_and_reordered_frames_do_not_break_a_session():
