@@ -8,6 +8,9 @@ TCP and the scripted DIN EVCC) with seeded loss on ANY frame crossing the line
   secc.lossy_sessions_total
   secc.lossy_sessions_safe      of those, sessions that ended safe (box contactors and
                                 precharge off, session inactive, inlet and DC link < 60 V)
+  secc.lossy_sessions_renewed   passing only thanks to the renewal (the first V2G session
+                                ended early on the car's timeout; the box's renewal policy,
+                                one renewal allowed per run)
   secc.lossy_plug_to_current_loop_s_p50 / _p95
                                 CP state B to the first CurrentDemandReq (as
                                 secc.plug_to_current_loop_s) over the same seeds and rates,
@@ -34,9 +37,9 @@ def _pct(xs, p):
 
 
 def collect():
-    from hil.ccs.lossy import lossy_session, outcome
+    from hil.ccs.lossy import PASS_LOOPS, lossy_session, outcome
     from hil.rigs.ccs import plug_to_loop
-    passing = safe = total = 0
+    passing = safe = total = renewed = 0
     fails = {}
     p2l = []
     for loss in RATES:
@@ -45,6 +48,7 @@ def collect():
             total += 1
             passing += o["passed"]
             safe += o["safe"]
+            renewed += o["passed"] and o["renewed"] > 0 and o["loops"][0] < PASS_LOOPS
             if not o["passed"]:
                 k = "; ".join(o["results"]) or "no EVCC result"
                 fails[k] = fails.get(k, 0) + 1
@@ -60,6 +64,7 @@ def collect():
         "secc.lossy_sessions_passing": {"value": passing, "unit": "sessions"},
         "secc.lossy_sessions_total": {"value": total, "unit": "sessions"},
         "secc.lossy_sessions_safe": {"value": safe, "unit": "sessions"},
+        "secc.lossy_sessions_renewed": {"value": renewed, "unit": "sessions"},
         "secc.lossy_plug_to_current_loop_s_p50": {"value": round(_pct(p2l, 50), 3), "unit": "s"},
         "secc.lossy_plug_to_current_loop_s_p95": {"value": round(_pct(p2l, 95), 3), "unit": "s"},
         "secc.lossy_plug_to_current_loop_n": {"value": len(p2l), "unit": "sessions"},
