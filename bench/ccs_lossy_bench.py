@@ -4,7 +4,7 @@ TCP and the scripted DIN EVCC) with seeded loss on ANY frame crossing the line
 (SLAC, ND, SDP, TCP; hil/ccs/ev_net.SimLine), both directions.
 
   secc.lossy_sessions_passing   of SEEDS seeds x RATES frame-loss rates: sessions with a V2G
-                                session of >= 10 CurrentDemand loops (hil/ccs/lossy.py)
+                                session of >= 10 CurrentDemand loops (hil/rigs/ccs_lossy.py)
   secc.lossy_sessions_total
   secc.lossy_sessions_safe      of those, sessions that ended safe (box contactors and
                                 precharge off, session inactive, inlet and DC link < 60 V)
@@ -37,7 +37,7 @@ def _pct(xs, p):
 
 
 def collect():
-    from hil.ccs.lossy import PASS_LOOPS, lossy_session, outcome
+    from hil.rigs.ccs_lossy import PASS_LOOPS, lossy_session, outcome
     from hil.rigs.ccs import plug_to_loop
     passing = safe = total = renewed = 0
     fails = {}

@@ -7,7 +7,7 @@ import pytest
 
 from firmware.safety import faults as fl
 from hil.ccs import ev_net
-from hil.ccs.lossy import PASS_LOOPS, lossy_session, outcome
+from hil.rigs.ccs_lossy import PASS_LOOPS, lossy_session, outcome
 from hil.ccs.modem import Modem
 
 
