@@ -136,8 +136,8 @@ class BoxRunner:
             while not self._stop.is_set():
                 now = self.now_ms()
                 self.app.on_events(self.transport.poll(now))
-                nt = self.transport.next_timer()
-                wait = 0.02 if nt is None else max(0.0, min(0.02, (nt - self.now_ms()) / 1000.0))
+                nt = self.transport.next_timer()       # ms until, from the `now` of the poll
+                wait = 0.02 if nt is None else max(0.0, min(0.02, (nt - (self.now_ms() - now)) / 1000.0))
                 select.select([self.link], [], [], wait)
         except Exception as e:  # surfaced by stop(): a crash in the stack must fail the test
             self.error = e

@@ -200,8 +200,7 @@ class KernelIPv6:
 class RawHostTransport:
     """The V2G transport contract (firmware/protocols/ccs/transport.py) on the box's raw stack,
     for the CPython CLI. Times in ms of the one clock the CLI passes in; next_timer() is
-    relative (ms until poll is needed), as the contract says (the firmware RawTransport's
-    is the stack's absolute due time)."""
+    relative (ms until poll is needed), as the contract says."""
 
     tls_port = None
 
@@ -235,10 +234,7 @@ class RawHostTransport:
         self.inner.close(conn_id)
 
     def next_timer(self):
-        t = self.inner.next_timer()
-        if t is None:
-            return None
-        return max(0, t - self._now)
+        return self.inner.next_timer()
 
     def wait(self, timeout_s):
         """Block until a frame arrives or timeout_s passes (the CLI's idle wait)."""

@@ -300,3 +300,27 @@ def test_idle_calls_hand_back_one_shared_empty_list():
     out = s.to_send()
     assert len(out) >= 1 and out is not o1            # real output: its own list
     assert s.to_send() == [] and o1 == []              # the shared one stays empty
+
+
+def test_raw_transport_next_timer_is_ms_until_as_the_contract_says():
+    # V2G transport contract (protocols/ccs/transport.py): next_timer() -> ms until poll is
+    # needed; due() is the same deadline on the absolute clock (for CcsLink's other timers).
+    from firmware.protocols.ccs.net.raw_transport import RawTransport
+
+    class Link:
+        def send(self, f):
+            return True
+
+        def recv(self):
+            return None
+
+    t = RawTransport(Link(), b"\x02\x00\x00\x00\x00\x01", lambda n: bytes(n))
+    t.open(5000)
+    t.poll(5000)
+    assert t.next_timer() is None and t.due() is None
+    t.send_sdp((b"\xfe\x80" + bytes(13) + b"\x07", 50000), b"x")   # unknown neighbour: NS timer
+    assert t.next_timer() == NS_INTERVAL and t.due() == 5000 + NS_INTERVAL
+    t.poll(5000 + NS_INTERVAL - 400)
+    assert t.next_timer() == 400 and t.due() == 5000 + NS_INTERVAL
+    t.poll(5000 + NS_INTERVAL + 50)                                 # overdue: handled
+    assert t.next_timer() == NS_INTERVAL and t.due() == 5000 + 2 * NS_INTERVAL + 50   # NS resent, next one

@@ -101,7 +101,7 @@ class CcsLink:
     def next_timer(self):
         t = None
         for x in (self.cp.next_timer(), self.slac.next_timer(),
-                  self.transport.next_timer() if self.transport.is_open else None):
+                  self.transport.due() if self.transport.is_open else None):
             if x is not None and (t is None or x < t):
                 t = x
         return t

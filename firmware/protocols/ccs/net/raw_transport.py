@@ -11,9 +11,9 @@ when given, so SLAC and IP share one modem link.
     | ("closed", cid, reason); send_sdp((ip16, port), payload);
     send(cid, bytes) -> bool; close(cid); next_timer() -> ms or None.
 
-next_timer() is the stack's due time on the `now` clock (absolute, like the link layer's other
-timers in link.py), not the "ms until" of the V2G transport contract: a composition that hands
-it to Secc.next_timer converts (host_tools/secc/raw.RawHostTransport.next_timer does).
+next_timer() is "ms until poll is needed" (relative to the last `now` given), as the V2G
+transport contract says; due() is the same deadline as an absolute time on the `now` clock,
+for the link layer whose other timers (pilot, SLAC) are absolute (link.py).
 """
 from micropython import const
 
@@ -93,6 +93,13 @@ class RawTransport:
         self._flush()
 
     def next_timer(self):
+        t = self.stack.next_timer()
+        if t is None:
+            return None
+        t -= self._now
+        return t if t > 0 else 0
+
+    def due(self):
         return self.stack.next_timer()
 
     def _flush(self):
