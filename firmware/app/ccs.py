@@ -285,6 +285,8 @@ class CcsDischarge:
         else:
             self.pilot = ControlPilot()
         self.secc = Secc(transport, self.verbs, cfg)
+        # before the DC path closes the EVCC's 2 s message timeouts rule (limits.py)
+        s.sup.link_open_timeout_ms = L.VEHICLE_LINK_V2G_OPEN_TIMEOUT_MS
         self.ps = PowerStageLink(hal.can["internal"], s.sup, s.m, s.session, s.config)
         self.status = Status(s, _CarView(port, self), self.ps)
         self.status.register(service_node)

@@ -67,6 +67,15 @@ SUPERVISOR_PERIOD_MS = const(10)   # (team) supervisor step period in the main l
 # "no request for 1 s -> stop" (chademo-can.md §1, §6 step 11). We use the
 # tighter 0.5 s for both, i.e. 5 missed CHAdeMO frames.
 VEHICLE_LINK_TIMEOUT_MS = const(500)
+# V2G before the DC path closes (Handshake, CableCheck, PreCharge: no current can
+# flow to or from the traction battery): the EVCC waits up to 2 s for each
+# response (DIN 70121 / ISO 15118-2 message timeouts for SAP .. PreCharge, ISO
+# 15118-20 messages 2 s; ccs-nacs §6 rows 1-9, §7, §8) and sends its next
+# request only then, so a response lost once on the powerline and resent by TCP
+# legitimately leaves more than 0.5 s between two requests. 2 s + the
+# charge-loop 0.5 s for the car's pause between requests (team). The CCS
+# composition sets it (Supervisor.link_open_timeout_ms); CHAdeMO keeps 0.5 s.
+VEHICLE_LINK_V2G_OPEN_TIMEOUT_MS = const(2500)
 # Power stage status on the internal CAN every 10 ms (team); 10 missed frames.
 PS_LINK_TIMEOUT_MS = const(100)
 # The discharge current is measured by the power stage and reported in its

@@ -206,6 +206,9 @@ class Supervisor:
         self._open_t0 = -1           # first time an open was wanted while current > 2 A
         self._intent = 0
         self._link_rise = -1         # when I_LINK was raised
+        # vehicle-link timeout while the DC contactors are open (the protocol's
+        # composition may allow its handshake message timeout; limits.py)
+        self.link_open_timeout_ms = L.VEHICLE_LINK_TIMEOUT_MS
         self._oc_t0 = -1
         self._oc_ref = 0.0
         self._prev_ms = 0
@@ -311,7 +314,7 @@ class Supervisor:
         # the vehicle link is watched once it has been up in this session
         # With the DC path closed the link must be alive, whatever the session asks.
         if (intent & I_LINK and m.veh_seen_ms >= self._link_rise >= 0 or k) and \
-                now - m.veh_seen_ms > L.VEHICLE_LINK_TIMEOUT_MS:
+                now - m.veh_seen_ms > (L.VEHICLE_LINK_TIMEOUT_MS if k else self.link_open_timeout_ms):
             f |= 1 << fl.F_VEHICLE_LINK
         # the power stage reports continuously while the box is powered
         # (from boot: a stage that never reported counts as lost)

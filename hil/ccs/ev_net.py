@@ -14,12 +14,10 @@ threads, no wall clock: `step(now)` is called by the rig every simulated ms.
   * SLAC: hil/ccs/slac_sim.SimPev (the reference PEV's timing); once matched
     the car gives its modem the NMK/NID from CM_SLAC_MATCH.CNF (CM_SET_KEY),
     and the link is up at the modem's CM_SET_KEY.CNF;
-  * `SimLine`: the powerline with a delay and, for the lossy-line option, a
-    seeded loss rate on TCP segments (the option exercises TCP retransmission
-    both ways; SLAC, ND and SDP have their own retries, tested elsewhere,
-    and a lost NA costs the 1 s ND retransmission, which the EVCC's 2 s SAP
-    timeout would turn into a failed session); every frame put on the line
-    is traced (t, from, kind) for the phase reports;
+  * `SimLine`: the powerline with a delay and seeded impairments on ANY
+    frame (SLAC, ND, SDP, TCP), per direction: loss, duplication, reorder
+    (slice i11-lossy); every frame put on the line is traced (t, from, kind)
+    for the phase reports;
   * `EvHost`: link-local address (modified EUI-64 of the car's MAC), NS/NA
     (answers NS for its address, resolves the box with NS to its
     solicited-node group, RFC 4861), UDP, TCP client connections (`EvTcp`);
@@ -102,35 +100,78 @@ def classify(frame):
     return "IPv6"
 
 
+DIRECTIONS = ("ev", "evse")          # the sending modem: car -> box, box -> car
+REORDER_MS = 5                       # a held-back frame arrives this much later (several 1 ms hops)
+
+
 class SimLine(PlcLine):
     """The powerline in simulated time: frames put on it at `now` reach the
-    other modems LINE_DELAY_MS later; TCP segments are lost with probability
-    `loss` (seeded: the same run loses the same frames)."""
+    other modems `delay_ms` later. A real powerline loses any frame (SLAC
+    MMEs, NS/NA, SDP datagrams, TCP segments alike), so the impairments act
+    on every frame, per direction (the sending modem's name, "ev" or
+    "evse"), each direction with its own seeded stream (the same run loses
+    the same frames):
 
-    def __init__(self, *modems, loss=0.0, delay_ms=LINE_DELAY_MS, seed=1):
+      loss     probability a frame is lost: a float (both ways) or
+               {"ev": p, "evse": p}
+      dup      probability a frame that crosses is delivered twice (the
+               copy `delay_ms` after the original)
+      reorder  probability a frame that crosses is held back `reorder_ms`
+               extra, so frames sent after it overtake it
+      only     None (every frame) or a predicate on the frame: only those
+               frames are impaired (e.g. `is_tcp`, the old TCP-only option)
+    """
+
+    def __init__(self, *modems, loss=0.0, delay_ms=LINE_DELAY_MS, seed=1, dup=0.0, reorder=0.0,
+                 reorder_ms=REORDER_MS, only=None):
         PlcLine.__init__(self, *modems)
-        self.loss = loss
+        self.loss = _per_dir(loss, "loss")
+        self.dup = _per_dir(dup, "dup")
+        self.reorder = _per_dir(reorder, "reorder")
+        if not isinstance(reorder_ms, int) or reorder_ms < 1:
+            raise ValueError("reorder_ms must be a positive int (ms), got %r" % (reorder_ms,))
+        self.reorder_ms = reorder_ms
+        self.only = only
         self.delay_ms = delay_ms
-        self.rnd = random.Random(seed)
+        self.rnd = {d: random.Random("%s/%s" % (seed, d)) for d in DIRECTIONS}
         self.now = 0
         self.q = []                  # (due, n, modem, frame)
         self._n = 0
         self.lost = 0
+        self.lost_by = {}            # kind -> frames lost
+        self.duplicated = 0
+        self.reordered = 0
         self.trace = []              # (t, from modem name, kind)
+        self._extra = 0              # this frame's extra delay (reorder)
+        self._copies = 1
+
+    def _impaired(self, d, p, frame):
+        return p.get(d, 0.0) > 0.0 and (self.only is None or self.only(frame)) and self.rnd[d].random() < p[d]
 
     def carry(self, src, frame):
         frame = bytes(frame)
+        self._extra = 0
+        self._copies = 1
         if self.up:
-            self.trace.append((self.now, src.name, classify(frame)))
-            if (self.loss and frame[12:14] == b"\x86\xdd" and len(frame) > 20 and frame[20] == ipv6.NH_TCP
-                    and self.rnd.random() < self.loss):
+            kind = classify(frame)
+            self.trace.append((self.now, src.name, kind))
+            d = src.name
+            if self._impaired(d, self.loss, frame):
                 self.lost += 1
+                self.lost_by[kind] = self.lost_by.get(kind, 0) + 1
                 return
+            if self._impaired(d, self.dup, frame):
+                self.duplicated += 1
+                self._copies = 2
+            if self._impaired(d, self.reorder, frame):
+                self.reordered += 1
+                self._extra = self.reorder_ms
         PlcLine.carry(self, src, frame)
 
     def deliver(self, modem, frame):
-        self._n += 1
-        heapq.heappush(self.q, (self.now + self.delay_ms, self._n, modem, frame))
+        for i in range(self._copies):
+            self._n += 1
+            heapq.heappush(self.q, (self.now + self.delay_ms * (1 + i) + self._extra, self._n, modem, frame))
 
     def advance(self, now):
         self.now = now
@@ -138,6 +179,23 @@ class SimLine(PlcLine):
         while q and q[0][0] <= now:
             _t, _n, m, frame = heapq.heappop(q)
             m.to_host(frame)
+
+
+def _per_dir(v, what):
+    """A probability for both directions, or {"ev": p, "evse": p} -> dict; bad values raise."""
+    d = dict(v) if isinstance(v, dict) else {k: v for k in DIRECTIONS}
+    for k, p in d.items():
+        if k not in DIRECTIONS:
+            raise ValueError("%s: unknown direction %r (use %s)" % (what, k, "/".join(DIRECTIONS)))
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0.0 <= p < 1.0:
+            raise ValueError("%s must be a probability in [0, 1), got %r" % (what, p))
+        d[k] = float(p)
+    return d
+
+
+def is_tcp(frame):
+    """An IPv6 frame carrying TCP (for SimLine's `only`)."""
+    return frame[12:14] == b"\x86\xdd" and len(frame) > 20 and frame[20] == ipv6.NH_TCP
 
 
 # ---------------------------------------------------------------- TCP client
@@ -579,6 +637,12 @@ class EvV2g:
         c = self.host.conns.get(cid)
         return c is None or c.state == CLOSED or c.peer_fin
 
+    def ev_connected(self, cid):
+        """The three-way handshake of connection `cid` has completed (the EVCC's
+        connect() would have returned)."""
+        c = self.host.conns.get(cid)
+        return c is not None and c.state != SYN_SENT
+
 
 # ---------------------------------------------------------------- the car's link
 class EvNet:
@@ -594,13 +658,13 @@ class EvNet:
     """
 
     def __init__(self, box_link, now_fn, loss=0.0, seed=1, evse_atten_profile=QCA_ATTEN_PROFILE,
-                 ev_mac=EV_MAC):
+                 ev_mac=EV_MAC, line=None):
         self.box_link = box_link
         self.now = now_fn
         self.box_modem = Modem("evse", EVSE_MODEM_MAC, box_link.rx.append, atten_profile=evse_atten_profile)
         self._ev_rx = []
         self.ev_modem = Modem("ev", EV_MODEM_MAC, self._ev_rx.append)
-        self.line = SimLine(self.ev_modem, self.box_modem, loss=loss, seed=seed)
+        self.line = SimLine(self.ev_modem, self.box_modem, loss=loss, seed=seed, **(line or {}))
         self.mac = bytes(ev_mac)
         self.host = EvHost(ev_mac, self.ev_modem.from_host, seed=seed + 6)
         self.v2g = EvV2g(self.host, now_fn)
@@ -657,6 +721,8 @@ class EvNet:
                 self._ev_frame(f, now)
         pev = self.pev
         if pev is not None:
+            if self.state == "slac":
+                pev.tick(now)            # its PARM.REQ / MATCH.REQ resends
             if pev.out:
                 due = [x for x in pev.out if x[0] <= now]
                 if due:

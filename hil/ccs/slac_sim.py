@@ -12,8 +12,18 @@ EVSE = b"\x02\xe5\xe0\x00\x00\x01"
 MODEM = b"\x00\xb0\x52\xe5\x00\x01"
 
 
+# The PEV's own retries (ISO 15118-3 C_EV_match_retry = 2 resends of CM_SLAC_PARM.REQ and
+# CM_SLAC_MATCH.REQ when the confirmation does not come within TT_match_response = 200 ms; the
+# same constants as the EVSE core's, firmware/protocols/ccs/slac/evse.py). Only `tick()` resends,
+# so callers that never call it (run_match) keep the reference PEV's single-shot timing.
+PEV_RETRIES = se.MATCH_RETRIES
+PEV_RETRY_MS = se.TT_MATCH_RESPONSE
+
+
 class SimPev:
     def __init__(self, mac=EV, run_id=b"\x02\xee\x00\x00\x00\x01\x00\x01", pause_ms=20, link_ms=1):
+        self.wait = None       # (kind, frame, resend at, resends left): a REQ waiting for its CNF
+        self.resends = 0
         self.mac = mac
         self.run_id = run_id
         self.pause_ms = pause_ms
@@ -23,12 +33,29 @@ class SimPev:
         self.evse_mac = None
 
     def start(self, now):
-        self.out.append((now, mme.slac_parm_req(mme.BROADCAST, self.mac, self.run_id)))
+        f = mme.slac_parm_req(mme.BROADCAST, self.mac, self.run_id)
+        self.out.append((now, f))
+        self.wait = ("parm", f, now + PEV_RETRY_MS, PEV_RETRIES)
+
+    def tick(self, now):
+        """Resend the REQ still waiting for its CNF (lossy lines)."""
+        w = self.wait
+        if w is None or now < w[2]:
+            return
+        if w[3] <= 0:
+            self.wait = None          # given up: the car waits for the EVSE's E/F step
+            return
+        self.resends += 1
+        self.out.append((now, w[1]))
+        self.wait = (w[0], w[1], now + PEV_RETRY_MS, w[3] - 1)
 
     def receive(self, frame, now):
         m = mme.decode(frame)
         t = m["type"]
         if t == mme.CM_SLAC_PARM | mme.CNF and m["run_id"] == self.run_id:
+            if self.wait is None or self.wait[0] != "parm":
+                return                # a duplicate CNF: the sounds are already on their way
+            self.wait = None
             self.out.append((now, mme.start_atten_char_ind(mme.BROADCAST, self.mac, self.run_id, self.mac,
                                                            m["num_sounds"], m["time_out"])))
             for i in range(m["num_sounds"]):
@@ -37,9 +64,13 @@ class SimPev:
         elif t == mme.CM_ATTEN_CHAR | mme.IND:
             self.evse_mac = m["src"]
             self.out.append((now, mme.atten_char_rsp(m["src"], self.mac, self.run_id)))
-            self.out.append((now, mme.slac_match_req(m["src"], self.mac, self.run_id)))
+            f = mme.slac_match_req(m["src"], self.mac, self.run_id)
+            self.out.append((now, f))
+            self.wait = ("match", f, now + PEV_RETRY_MS, PEV_RETRIES)
         elif t == mme.CM_SLAC_MATCH | mme.CNF:
-            self.matched = (now, m["nid"], m["nmk"])
+            self.wait = None
+            if self.matched is None:
+                self.matched = (now, m["nid"], m["nmk"])
 
 
 def run_match(atten_profile=None, limit_ms=60000):

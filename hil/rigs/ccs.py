@@ -9,8 +9,10 @@ power-stage link + service status) on the sim HAL, with
                 IPv6 host and TCP client); the car restarts SLAC whenever the
                 5 % pilot comes back (plug-in, renewal after E/F or X1), and
                 the scripted EVCC (hil.ccs.evcc) talks over EvNet's ev_* API
-                once its modem is in the box's AVLN. `loss` makes the line
-                lose data frames (seeded). link=False: a MemoryTransport
+                once its modem is in the box's AVLN. `loss` (a probability, or
+                {"ev": p, "evse": p} per sending side) makes the line lose
+                any frame, seeded; `line` passes dup / reorder / only to
+                hil.ccs.ev_net.SimLine. link=False: a MemoryTransport
                 instead (no SLAC, no IP: the car talks once it sees 5 %);
   pilot         the car's pilot circuit (hil.ccs.cp_car.DcCar): B at plug-in,
                 C after ChargeParameterDiscovery, B after PowerDelivery(stop);
@@ -50,7 +52,7 @@ CAR_OPEN_TIMEOUT_MS = 1000
 
 class CcsRig:
     def __init__(self, car=None, cfg=None, load_w=3000.0, soc=60.0, capacity_kwh=40.0, clock=None,
-                 link=True, loss=0.0, seed=1):
+                 link=True, loss=0.0, seed=1, line=None):
         self.clock = clock or SimClock()
         self.hal = make_sim_hal(self.clock)
         self.app = BoxApp(self.hal, discharge="ccs")
@@ -60,7 +62,7 @@ class CcsRig:
             # the box on its own link: no transport injected, the app builds CcsLink on hal.plc;
             # seeded randomness (NMKs, ports, ISNs): the same run is the same run
             self.app.v2g_cfg.setdefault("rng", random.Random(seed).randbytes)
-            self.net = EvNet(self.hal.plc, self.clock.now_ms, loss=loss, seed=seed)
+            self.net = EvNet(self.hal.plc, self.clock.now_ms, loss=loss, seed=seed, line=line)
             self.transport = self.net.v2g    # the EVCC's side (ev_* API)
         else:
             self.net = None

@@ -288,6 +288,20 @@ def test_window_closes_while_the_app_lags_and_reopens_with_an_update():
     assert upd and upd[-1].wnd == tcp.RCV_BUF and upd[-1].ack == 1001 + tcp.RCV_BUF
 
 
+def test_idle_calls_hand_back_one_shared_empty_list():
+    # the idle link path allocates nothing (MicroPython heap, bench secc.link_control_heap_bytes):
+    # with nothing to report the same empty list comes back every time, still a list
+    s = stack()
+    s.to_send()
+    e1, e2 = s.events(), s.events()
+    o1, o2 = s.to_send(), s.to_send()
+    assert e1 == [] and e1 is e2 and o1 == [] and o1 is o2
+    s.send_udp(15118, CAR_IP, 40000, b"answer", 0)
+    out = s.to_send()
+    assert len(out) >= 1 and out is not o1            # real output: its own list
+    assert s.to_send() == [] and o1 == []              # the shared one stays empty
+
+
 def test_raw_transport_next_timer_is_ms_until_as_the_contract_says():
     # V2G transport contract (protocols/ccs/transport.py): next_timer() -> ms until poll is
     # needed; due() is the same deadline on the absolute clock (for CcsLink's other timers).

@@ -244,3 +244,14 @@ def test_tx_queue_is_bounded():
     for i in range(5):
         c.receive(mme.slac_parm_req(mme.BROADCAST, EV, bytes([i]) * 8), i)
     assert len(c.to_send(10)) == 2 and c.dropped_tx == 3
+
+
+def test_idle_calls_hand_back_one_shared_empty_list():
+    # waiting for the car: nothing to send, no events; no new list per call (MicroPython heap)
+    c = ready()
+    a, b = c.to_send(1), c.to_send(2)
+    e, f = c.events(), c.events()
+    assert a == [] and a is b and e == [] and e is f
+    c.receive(mme.slac_parm_req(mme.BROADCAST, EV, RUN), 3)
+    out = c.to_send(3)
+    assert len(out) == 1 and out is not a and c.to_send(4) == [] and a == []

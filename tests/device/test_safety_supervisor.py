@@ -161,6 +161,35 @@ def test_vehicle_link_loss_after_timeout():
     assert sup.faults & (1 << fl.F_VEHICLE_LINK)
 
 
+def test_vehicle_link_before_the_dc_path_closes_uses_the_open_timeout():
+    # V2G handshake / CableCheck / PreCharge (contactors open): the composition may allow the
+    # EVCC's message timeout (limits.VEHICLE_LINK_V2G_OPEN_TIMEOUT_MS); the default stays 0.5 s
+    for open_ms in (L.VEHICLE_LINK_TIMEOUT_MS, L.VEHICLE_LINK_V2G_OPEN_TIMEOUT_MS):
+        sup = S.Supervisor()
+        sup.link_open_timeout_ms = open_ms
+        m = _meas(0.0, 0.0)
+        intent = S.I_LINK | S.I_ISO_TEST | S.I_PRECHARGE
+        m.veh_seen_ms = 10
+        t = 10
+        while t <= 10 + open_ms:
+            m.ps_seen_ms = t
+            sup.step(t, m, intent)
+            t += 10
+        assert not sup.faults & (1 << fl.F_VEHICLE_LINK) and sup.cmd.k_pos == 0
+        m.ps_seen_ms = t
+        sup.step(t, m, intent)
+        assert sup.faults & (1 << fl.F_VEHICLE_LINK)
+    # with the contactors closed 0.5 s rules whatever the open timeout
+    sup = S.Supervisor()
+    sup.link_open_timeout_ms = L.VEHICLE_LINK_V2G_OPEN_TIMEOUT_MS
+    m = _meas()
+    t = _closed(sup, m)
+    last = m.veh_seen_ms
+    m.ps_seen_ms = last + L.VEHICLE_LINK_TIMEOUT_MS + 10
+    sup.step(last + L.VEHICLE_LINK_TIMEOUT_MS + 10, m, _RUN)
+    assert sup.faults & (1 << fl.F_VEHICLE_LINK)
+
+
 def test_estop_is_immediate_and_counts_emergency():
     sup = S.Supervisor()
     m = _meas()

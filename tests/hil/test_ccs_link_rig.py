@@ -61,10 +61,11 @@ def test_every_renewal_is_a_new_slac_association_with_a_fresh_nmk():
     assert all(b - a >= 4000 for a, b in zip(r.pwm_at, r.pwm_at[1:]))
 
 
-@pytest.mark.parametrize("seed", [1, 3])
+@pytest.mark.parametrize("seed", [3, 6])
 def test_a_lossy_line_is_survived_by_retransmission(seed):
-    # 3 % of TCP segments lost (seeded): both TCPs retransmit inside the V2G timeouts
-    r = CcsRig(car={"loops": 30}, loss=0.03, seed=seed)
+    # 3 % of TCP segments lost (seeded; the line's loss streams are per direction, seeds
+    # chosen where both sides lose segments): both TCPs retransmit inside the V2G timeouts
+    r = CcsRig(car={"loops": 30}, loss=0.03, seed=seed, line={"only": ev_net.is_tcp})
     r.plug(); r.run(300); r.start()
     r.run_until(lambda r: r.ev is not None and r.ev.done and r.state == T.READY_TO_UNPLUG
                 and not r.power.active, 120000)

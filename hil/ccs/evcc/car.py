@@ -57,6 +57,7 @@ DEFAULT_CAR = {
 # steps of a session, protocol-neutral; the dialect names the message of each
 LOOPED = ("CableCheck", "PreCharge", "CurrentDemand", "WeldingDetection")
 SDP_TIMEOUT_MS = 250            # per SDP try (sheet §6 #0)
+SDP_TRIES = 50                  # tries before giving up: DIN 70121 / ISO 15118-2 allow up to 50 (sheet §6 #0)
 SAP_TIMEOUT_MS = 2000           # supportedAppProtocolReq (sheet §6 #1)
 
 
@@ -162,6 +163,7 @@ class Evcc:
             self.t_start = now
         if self.phase == "sdp":
             self.t.ev_sdp(self.ep, sdp.encode_request())
+            self.sdp_tries = 1
             self.phase = self.step_name = "sdp-wait"
             self.waiting = ("sdp", now + SDP_TIMEOUT_MS)
             return
@@ -180,7 +182,12 @@ class Evcc:
                 self.waiting = ("supportedAppProtocolRes", now + SAP_TIMEOUT_MS)
                 return
             if now > self.waiting[1]:
-                self._end("no SDP response", now)
+                self.sdp_tries += 1
+                if self.sdp_tries > SDP_TRIES:
+                    self._end("no SDP response", now)
+                else:                   # a lost request or response: try again (lossy line)
+                    self.t.ev_sdp(self.ep, sdp.encode_request())
+                    self.waiting = ("sdp", now + SDP_TIMEOUT_MS)
             return
         if self.outbox is not None:
             if now < self.outbox[3]:
@@ -188,6 +195,12 @@ class Evcc:
             step, name, body, _at = self.outbox
             self.outbox = None
             self._send_now(step, name, body, now)
+        if self.phase == "sap" and self.waiting is not None:
+            up = getattr(self.t, "ev_connected", None)
+            if up is not None and not up(self.cid):
+                # a car's connect() returns once TCP is up (V2G_EVCC_CommunicationSetup_Timeout
+                # covers it, sheet §6); the 2 s SAP timeout runs from then (lossy-line rigs)
+                self.waiting = (self.waiting[0], now + SAP_TIMEOUT_MS)
         data = self.t.ev_recv(self.cid)
         try:
             if data:

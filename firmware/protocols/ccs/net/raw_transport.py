@@ -64,6 +64,8 @@ class RawTransport:
             st.handle_timer(now)
         evs = st.events()          # may queue window updates: flush after taking events
         self._flush()
+        if not evs:
+            return evs             # the stack's shared empty list: nothing allocated when idle
         out = []
         for e in evs:
             k = e[0]

@@ -68,6 +68,9 @@ class Stack:
         self._next_id = 1
         self._out = []
         self._events = []
+        # returned by events() / to_send() when there is nothing: no list per idle call
+        # (MicroPython heap); callers iterate the result and must not append to it
+        self._none = []
         self._now = 0                # time of the last input (for output made by events())
 
     # ---------------------------------------------------------------- API
@@ -79,20 +82,26 @@ class Stack:
 
     def events(self):
         ev = self._events
-        self._events = []
-        for e in ev:
-            if e[0] == "data":
-                c = self._by_id.get(e[1])
-                if c is not None:
-                    c.taken(len(e[2]))
-        for c in self._by_id.values():
-            c.window_update(self._now)
-            self._collect(c, self._now)
-        self._reap()
+        if ev:
+            self._events = []
+            for e in ev:
+                if e[0] == "data":
+                    c = self._by_id.get(e[1])
+                    if c is not None:
+                        c.taken(len(e[2]))
+        else:
+            ev = self._none
+        if self._by_id:
+            for c in self._by_id.values():
+                c.window_update(self._now)
+                self._collect(c, self._now)
+            self._reap()
         return ev
 
     def to_send(self, now=0):
         o = self._out
+        if not o:
+            return self._none
         self._out = []
         return o
 
@@ -128,13 +137,15 @@ class Stack:
 
     def next_timer(self):
         t = None
-        for p in self._pending.values():
-            if t is None or p[2] < t:
-                t = p[2]
-        for c in self._by_id.values():
-            x = c.next_timer()
-            if x is not None and (t is None or x < t):
-                t = x
+        if self._pending:            # (iterating an empty dict still allocates in MicroPython)
+            for p in self._pending.values():
+                if t is None or p[2] < t:
+                    t = p[2]
+        if self._by_id:
+            for c in self._by_id.values():
+                x = c.next_timer()
+                if x is not None and (t is None or x < t):
+                    t = x
         return t
 
     def handle_timer(self, now):

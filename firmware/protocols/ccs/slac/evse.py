@@ -117,6 +117,7 @@ class SlacEvse:
         self.restarts = 0
         self._out = []
         self._events = []
+        self._none = []             # returned when nothing happened: no list per idle call
         self.state = IDLE
         self._deadline = None      # state timer (absolute ms)
         self._init_deadline = None  # TT_EVSE_SLAC_init (absolute ms)
@@ -159,11 +160,15 @@ class SlacEvse:
 
     def to_send(self, now=0):
         out = self._out
+        if not out:
+            return self._none       # callers iterate it; they must not append to it
         self._out = []
         return out
 
     def events(self):
         ev = self._events
+        if not ev:
+            return self._none
         self._events = []
         return ev
 
