@@ -128,6 +128,13 @@ def run(args):
     if args.soc_floor is not None and not 0 <= args.soc_floor <= 100:
         print("v2xbox secc: --soc-floor must be 0..100", file=sys.stderr)
         return 2
+    for name in ("sessions", "loops", "timeout"):
+        if getattr(args, name) < 0:         # 0 means "no limit"; a negative count is a typo
+            print("v2xbox secc: --%s must be >= 0 (0: no limit)" % name, file=sys.stderr)
+            return 2
+    if not args.load_w >= 0:                 # also NaN
+        print("v2xbox secc: --load-w must be >= 0 W", file=sys.stderr)
+        return 2
     if args.pcap and args.transport != "raw":
         print("v2xbox secc: --pcap records the raw transport's frames; use it with --transport raw", file=sys.stderr)
         return 2

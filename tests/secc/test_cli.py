@@ -13,6 +13,10 @@ from host_tools import cli
     (["--pcap", "/tmp/x.pcap"], "--transport raw"),
     (["--tcp-port", "70000"], "--tcp-port"),
     (["--soc-floor", "101"], "--soc-floor"),
+    (["--sessions", "-1"], "--sessions"),
+    (["--loops", "-5"], "--loops"),
+    (["--timeout", "-1"], "--timeout"),
+    (["--load-w", "nan"], "--load-w"),
 ])
 def test_bad_arguments_exit_2_with_a_message(capsys, args, msg):
     rc = cli.main(["secc", "--iface", "lo"] + args)
