@@ -21,6 +21,9 @@ from host_tools.secc.netns import NetnsPair
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECC = [sys.executable, "-m", "host_tools.cli", "secc"]
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+# nobody must still read the checkout and its .venv, which may sit in a 0700 directory (mktemp -d,
+# CI's clone): CAP_DAC_READ_SEARCH gives read/search only, never a write to /proc/sys.
+READ = "dac_read_search"
 
 
 def _pair(tag):
@@ -63,7 +66,7 @@ def test_bad_interface_name_is_refused_before_any_path_is_built():
 def test_not_root_exits_2_with_a_clear_message():
     with _pair("u") as ns:
         r = _secc(ns.box_ns, ["--iface", ns.box_if, "--transport", "raw", "--timeout", "1"],
-                  pre=NOBODY + ["--inh-caps=-all"])
+                  pre=NOBODY + ["--inh-caps=-all,+" + READ, "--ambient-caps=+" + READ])
         assert r.returncode == 2, r.stderr
         assert "needs root or CAP_NET_RAW" in r.stderr and "Traceback" not in r.stderr
         assert _disable_ipv6(ns.box_ns, ns.box_if) == "0"
@@ -74,7 +77,7 @@ def test_kernel_ipv6_on_and_not_permitted_to_switch_it_off_exits_2():
     refuses to fight the kernel's IPv6 for the interface's address."""
     with _pair("c") as ns:
         r = _secc(ns.box_ns, ["--iface", ns.box_if, "--transport", "raw", "--timeout", "1"],
-                  pre=NOBODY + ["--inh-caps=+net_raw", "--ambient-caps=+net_raw"])
+                  pre=NOBODY + ["--inh-caps=+net_raw,+" + READ, "--ambient-caps=+net_raw,+" + READ])
         assert r.returncode == 2, r.stderr
         assert "the kernel's IPv6 is on for box0" in r.stderr and "disable_ipv6=1" in r.stderr
         assert "Traceback" not in r.stderr
